@@ -1,0 +1,64 @@
+"""``kms-course <verb>``: each verb lives in the module of the same idea.
+
+Every command module exposes ``add_arguments(parser)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# verb -> (module, one-line help)
+COMMANDS = {
+    "lab": ("kms_course.lab", "open the course in JupyterLab (offline sandbox)"),
+    "server": ("kms_course.server_cli", "start, stop or show the course's moto server"),
+    "cleanup": ("kms_course.cleanup", "aws backend: schedule deletion of the keys the course made"),
+    "fidelity": ("kms_course.fidelity", "compare real KMS, plain moto and the sandbox, live"),
+    "release": ("kms_course.release", "write the student version of every lesson"),
+    "validate": ("kms_course.validate", "prove solutions pass and released notebooks fail"),
+    "grade": ("kms_course.grade", "grade student submissions into a gradebook"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kms-course", description=__doc__.splitlines()[0])
+    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")
+    for verb, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue
+        sub = verbs.add_parser(verb, help=help_text, description=help_text)
+        module.add_arguments(sub)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    if extra and not getattr(args, "_accepts_extra", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # a clear one-line message, never a traceback
+        from kms_course.errors import user_message
+
+        message = user_message(error)
+        if message is None:
+            raise
+        print(f"kms-course {args.verb}: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

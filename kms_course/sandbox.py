@@ -1,0 +1,362 @@
+"""The course sandbox: where every KMS call of a lesson goes.
+
+One call, ``kms = start_sandbox()``, in a lesson's first code cell:
+
+* chooses a backend: ``"moto"`` (default: moto's ``mock_aws`` inside this kernel, offline),
+  ``"moto-server"`` (a moto server on 127.0.0.1 started by ``kms-course server start``; keys
+  survive kernel restarts while it runs) or ``"aws"`` (real AWS, only when chosen explicitly);
+* sets the region (default ``us-east-1``) and, in a sandbox backend, fake credentials, so that the
+  plain ``boto3.client('kms')`` of the lessons works unchanged in later cells;
+* installs the real-KMS rules (:mod:`kms_course.rules`) in the sandbox backends;
+* returns a ready boto3 KMS client and prints one line naming the backend and region.
+
+Running it again keeps the keys already created; :func:`reset` empties the sandbox.
+
+In a sandbox backend no request ever leaves the machine: a client created before the sandbox
+started, or aimed at a real AWS endpoint, raises :class:`SandboxError` telling the student to run
+the setup cell. Never a real request, never a bare ``NoCredentialsError`` or ``NoRegionError``.
+
+Sources: moto's ``mock_aws`` and server mode (https://docs.getmoto.org/en/latest/docs/getting_started.html,
+https://docs.getmoto.org/en/latest/docs/server_mode.html); botocore's ``AWS_ENDPOINT_URL``
+setting (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import botocore.client
+import botocore.config
+import botocore.httpsession
+import botocore.session
+
+BACKENDS = ("moto", "moto-server", "aws")
+SANDBOX_BACKENDS = ("moto", "moto-server")
+DEFAULT_REGION = "us-east-1"
+ENV_BACKEND = "KMS_COURSE_BACKEND"
+ENV_REGION = "KMS_COURSE_REGION"
+#: Tag put on every key the course creates in the ``aws`` backend (see ``kms-course cleanup``).
+COURSE_TAG_KEY = "kms-course"
+COURSE_TAG_VALUE = "created-by-course"
+
+_FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+# Settings that could point a sandbox client at a real account or endpoint.
+_ENV_TO_CLEAR = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_KMS",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_STS",
+)
+
+
+class SandboxError(RuntimeError):
+    """A KMS call that the sandbox refuses to send, with what to do instead."""
+
+
+@dataclass
+class _State:
+    backend: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    generation: int = 0
+    mock: Any = None
+
+
+_STATE = _State()
+_LOCK = threading.RLock()
+
+RUN_SETUP = (
+    "Run the lesson's first code cell (kms = start_sandbox()) and create the client again "
+    "afterwards, e.g. kms = boto3.client('kms')."
+)
+
+
+def start_sandbox(backend: str | None = None, region: str | None = None, *, quiet: bool = False):
+    """Start (or keep) the course sandbox and return a ready boto3 KMS client.
+
+    Args:
+        backend: ``"moto"``, ``"moto-server"`` or ``"aws"``; default: the ``KMS_COURSE_BACKEND``
+            environment variable, else ``"moto"``.
+        region: AWS Region name, e.g. ``"us-east-1"``; default: ``KMS_COURSE_REGION``, else
+            ``us-east-1`` in the sandbox backends and the user's own configured Region for ``aws``.
+        quiet: if true, print nothing.
+
+    Returns:
+        A ``botocore.client.KMS`` client bound to the chosen backend and Region.
+
+    Raises:
+        SandboxError: unknown backend; ``moto-server`` chosen but no server running (start one
+            with ``kms-course server start``); ``aws`` chosen with no Region configured; or an
+            attempt to switch backends inside one kernel (restart the kernel instead).
+
+    Calling it again with the same backend keeps every key already created (idempotent).
+    """
+    with _LOCK:
+        chosen = (backend or os.environ.get(ENV_BACKEND) or "moto").strip().lower()
+        if chosen not in BACKENDS:
+            raise SandboxError(
+                f"Unknown backend {chosen!r}: choose one of {', '.join(BACKENDS)} "
+                f"(argument backend=... or the {ENV_BACKEND} environment variable)."
+            )
+        if _STATE.backend is not None and _STATE.backend != chosen:
+            raise SandboxError(
+                f"This kernel already uses the {_STATE.backend!r} backend. Restart the kernel "
+                f"to switch to {chosen!r}."
+            )
+        _install_guard()
+        if _STATE.backend is None:
+            if chosen == "moto":
+                _start_moto(region)
+            elif chosen == "moto-server":
+                _start_moto_server(region)
+            else:
+                _start_aws(region)
+            _STATE.generation += 1
+        elif region and region != _STATE.region:
+            raise SandboxError(
+                f"The sandbox already runs in {_STATE.region}; restart the kernel to use {region}."
+            )
+        client = kms_client()
+        if not quiet:
+            print(describe())
+        return client
+
+
+def describe() -> str:
+    """One line naming the active backend and Region, e.g. for the setup cell's output."""
+    where = {
+        "moto": "moto in this kernel, offline",
+        "moto-server": f"moto server at {_STATE.endpoint_url}, offline",
+        "aws": "REAL AWS: calls cost money and change your account",
+    }.get(_STATE.backend or "", "not started")
+    return f"KMS sandbox ready: backend={_STATE.backend} ({where}), region={_STATE.region}"
+
+
+def active_backend() -> str | None:
+    """The backend in use in this process (``"moto"``, ``"moto-server"``, ``"aws"``) or None."""
+    return _STATE.backend
+
+
+def region() -> str | None:
+    """The AWS Region the sandbox uses, or None before :func:`start_sandbox`."""
+    return _STATE.region
+
+
+def kms_client(**kwargs: Any):
+    """A new boto3 KMS client for the active backend (same as ``boto3.client('kms')``).
+
+    Raises:
+        SandboxError: the sandbox has not been started in this process.
+    """
+    return client("kms", **kwargs)
+
+
+def client(service: str, **kwargs: Any):
+    """A new boto3 client for ``service`` (e.g. ``"s3"``) in the active backend.
+
+    Raises:
+        SandboxError: the sandbox has not been started in this process.
+    """
+    if _STATE.backend is None:
+        raise SandboxError("The sandbox is not running. " + RUN_SETUP)
+    kwargs.setdefault("region_name", _STATE.region)
+    if _STATE.backend in SANDBOX_BACKENDS:
+        kwargs.setdefault("config", botocore.config.Config(retries={"max_attempts": 1}))
+    return boto3.client(service, **kwargs)
+
+
+def reset() -> None:
+    """Empty the sandbox: delete every key, alias and other mocked resource.
+
+    Clients created earlier stay usable. Refused for the ``aws`` backend.
+
+    Raises:
+        SandboxError: the sandbox is not running, or the backend is ``aws``.
+    """
+    with _LOCK:
+        if _STATE.backend == "moto":
+            from moto.moto_api._internal.models import moto_api_backend
+
+            moto_api_backend.reset()
+        elif _STATE.backend == "moto-server":
+            import urllib.request
+
+            req = urllib.request.Request(f"{_STATE.endpoint_url}/moto-api/reset", method="POST")
+            with urllib.request.urlopen(req, timeout=5):
+                pass
+        elif _STATE.backend == "aws":
+            raise SandboxError("reset() empties only a sandbox; on real AWS use `kms-course cleanup`.")
+        else:
+            raise SandboxError("The sandbox is not running. " + RUN_SETUP)
+
+
+def stop_sandbox() -> None:
+    """Stop the sandbox in this process (tests use it; lessons never need it).
+
+    In the ``moto`` backend this wipes the mocked data, as leaving ``mock_aws`` does.
+    """
+    with _LOCK:
+        if _STATE.mock is not None:
+            _STATE.mock.stop()
+        _STATE.backend = None
+        _STATE.region = None
+        _STATE.endpoint_url = None
+        _STATE.mock = None
+        _STATE.generation += 1
+
+
+# --- backends -------------------------------------------------------------------------------
+
+
+def _use_sandbox_environment(region_name: str) -> None:
+    for name in _ENV_TO_CLEAR:
+        os.environ.pop(name, None)
+    os.environ.update(_FAKE_CREDENTIALS)
+    os.environ["AWS_DEFAULT_REGION"] = region_name
+    os.environ["AWS_REGION"] = region_name
+    # Never read the user's own ~/.aws files inside the sandbox.
+    os.environ["AWS_CONFIG_FILE"] = os.devnull
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    os.environ["AWS_MAX_ATTEMPTS"] = "1"
+    # A session created earlier may hold no (or real) credentials: start from a fresh one.
+    boto3.DEFAULT_SESSION = None
+
+
+def _start_moto(region_name: str | None) -> None:
+    from moto import mock_aws
+
+    from kms_course import rules
+
+    region_name = region_name or os.environ.get(ENV_REGION) or DEFAULT_REGION
+    _use_sandbox_environment(region_name)
+    rules.install()
+    mock = mock_aws()
+    mock.start()
+    _STATE.mock = mock
+    _STATE.backend = "moto"
+    _STATE.region = region_name
+
+
+def _start_moto_server(region_name: str | None) -> None:
+    from kms_course import server
+
+    url = server.running_url()
+    if url is None:
+        raise SandboxError(
+            "No course moto server is running. Start one in a terminal with "
+            "`kms-course server start`, then run this cell again."
+        )
+    region_name = region_name or os.environ.get(ENV_REGION) or DEFAULT_REGION
+    _use_sandbox_environment(region_name)
+    os.environ["AWS_ENDPOINT_URL"] = url
+    _STATE.endpoint_url = url
+    _STATE.backend = "moto-server"
+    _STATE.region = region_name
+
+
+def _start_aws(region_name: str | None) -> None:
+    session = boto3.Session()
+    region_name = region_name or os.environ.get(ENV_REGION) or session.region_name
+    if not region_name:
+        raise SandboxError(
+            "The aws backend needs a Region: pass region='eu-west-1' (for example) or set "
+            "AWS_DEFAULT_REGION."
+        )
+    if session.get_credentials() is None:
+        raise SandboxError(
+            "The aws backend uses your own AWS credentials, and none were found. Configure them "
+            "with `aws configure` (never paste keys into a notebook), or use the offline sandbox."
+        )
+    os.environ["AWS_DEFAULT_REGION"] = region_name
+    boto3.DEFAULT_SESSION = None
+    _STATE.backend = "aws"
+    _STATE.region = region_name
+
+
+# --- the guard ------------------------------------------------------------------------------
+
+_GUARD_INSTALLED = False
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _tag_course_keys(params: dict, **_: Any) -> None:
+    tags = list(params.get("Tags") or [])
+    if not any(t.get("TagKey") == COURSE_TAG_KEY for t in tags):
+        tags.append({"TagKey": COURSE_TAG_KEY, "TagValue": COURSE_TAG_VALUE})
+    params["Tags"] = tags
+
+
+def _install_guard() -> None:
+    """Patch botocore once so that sandbox clients can never reach AWS."""
+    global _GUARD_INSTALLED
+    if _GUARD_INSTALLED:
+        return
+    _GUARD_INSTALLED = True
+
+    original_create_client = botocore.session.Session.create_client
+
+    def create_client(self, service_name, *args, **kwargs):
+        new = original_create_client(self, service_name, *args, **kwargs)
+        new._kms_course_generation = _STATE.generation
+        if _STATE.backend == "aws" and service_name == "kms":
+            new.meta.events.register("before-parameter-build.kms.CreateKey", _tag_course_keys)
+        return new
+
+    botocore.session.Session.create_client = create_client
+
+    original_make_api_call = botocore.client.BaseClient._make_api_call
+
+    def _make_api_call(self, operation_name, api_params):
+        backend = _STATE.backend
+        if backend is None:
+            raise SandboxError(
+                f"{self.meta.service_model.service_name}.{operation_name} was called before the "
+                "sandbox started. " + RUN_SETUP
+            )
+        if backend in SANDBOX_BACKENDS:
+            if getattr(self, "_kms_course_generation", None) != _STATE.generation:
+                raise SandboxError(
+                    "This client was created before the sandbox started, so it would talk to "
+                    "real AWS. " + RUN_SETUP
+                )
+            if backend == "moto-server" and not _is_loopback(self.meta.endpoint_url):
+                raise SandboxError(
+                    f"This client is aimed at {self.meta.endpoint_url}, not at the course's moto "
+                    "server. " + RUN_SETUP
+                )
+        return original_make_api_call(self, operation_name, api_params)
+
+    botocore.client.BaseClient._make_api_call = _make_api_call
+
+    original_send = botocore.httpsession.URLLib3Session.send
+
+    def send(self, request):
+        if _STATE.backend in SANDBOX_BACKENDS and not _is_loopback(request.url):
+            raise SandboxError(
+                f"Blocked a request to {urlsplit(request.url).hostname}: the sandbox never "
+                "contacts AWS. " + RUN_SETUP
+            )
+        return original_send(self, request)
+
+    botocore.httpsession.URLLib3Session.send = send
