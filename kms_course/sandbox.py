@@ -32,7 +32,6 @@ from urllib.parse import urlsplit
 
 import boto3
 import botocore.client
-import botocore.config
 import botocore.httpsession
 import botocore.session
 
@@ -63,6 +62,9 @@ _ENV_TO_CLEAR = (
 
 class SandboxError(RuntimeError):
     """A KMS call that the sandbox refuses to send, with what to do instead."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"SandboxError: {self}"]
 
 
 @dataclass
@@ -172,8 +174,6 @@ def client(service: str, **kwargs: Any):
     if _STATE.backend is None:
         raise SandboxError("The sandbox is not running. " + RUN_SETUP)
     kwargs.setdefault("region_name", _STATE.region)
-    if _STATE.backend in SANDBOX_BACKENDS:
-        kwargs.setdefault("config", botocore.config.Config(retries={"max_attempts": 1}))
     return boto3.client(service, **kwargs)
 
 
@@ -229,7 +229,6 @@ def _use_sandbox_environment(region_name: str) -> None:
     # Never read the user's own ~/.aws files inside the sandbox.
     os.environ["AWS_CONFIG_FILE"] = os.devnull
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-    os.environ["AWS_MAX_ATTEMPTS"] = "1"
     # A session created earlier may hold no (or real) credentials: start from a fresh one.
     boto3.DEFAULT_SESSION = None
 
