@@ -22,7 +22,9 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kms-course", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="kms-course", description="The command line of kms-course, the hands-on AWS KMS course."
+    )
     verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")
     for verb, (module_name, help_text) in COMMANDS.items():
         try:

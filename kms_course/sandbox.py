@@ -359,3 +359,7 @@ def _install_guard() -> None:
         return original_send(self, request)
 
     botocore.httpsession.URLLib3Session.send = send
+
+
+# Installed on import, so that a call made before the setup cell gets a clear error.
+_install_guard()
