@@ -1,0 +1,148 @@
+"""The checks of lessons 05-08: each passes on a correct answer and fails, with a message that
+names the mistake, on specific wrong answers.
+
+The expected values come from the AWS documentation cited in each check module (for example the
+7-30 day deletion window of ScheduleKeyDeletion, and CancelKeyDeletion leaving a key Disabled).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kms_course import sandbox
+from kms_course.exercises import run_check
+
+
+@pytest.fixture(scope="module")
+def kms():
+    client = sandbox.start_sandbox(backend="moto", quiet=True)
+    yield client
+    sandbox.stop_sandbox()
+
+
+def new_key(kms, **kwargs) -> str:
+    return kms.create_key(**kwargs)["KeyMetadata"]["KeyId"]
+
+
+def verdict(kms, exercise_id: str, **answers):
+    return run_check(exercise_id, kms, answers)
+
+
+def assert_passes(kms, exercise_id: str, **answers) -> None:
+    result = verdict(kms, exercise_id, **answers)
+    assert result.passed, result.message
+    assert result.points == result.max_points
+
+
+def assert_fails(kms, exercise_id: str, expected: str, **answers) -> None:
+    result = verdict(kms, exercise_id, **answers)
+    assert not result.passed
+    assert result.points == 0
+    assert expected in result.message, result.message
+
+
+# --- lesson 07: key deletion ---------------------------------------------------------------------
+
+
+def test_07_disable_key_passes_on_disabled_key_and_right_error(kms):
+    key = new_key(kms)
+    kms.disable_key(KeyId=key)
+    assert_passes(kms, "07-disable-key", paused_key_id=key, paused_error_code="DisabledException")
+
+
+def test_07_disable_key_fails_when_key_still_enabled(kms):
+    key = new_key(kms)
+    assert_fails(
+        kms, "07-disable-key", "not Disabled",
+        paused_key_id=key, paused_error_code="DisabledException",
+    )
+
+
+def test_07_disable_key_fails_on_the_pending_deletion_error_code(kms):
+    key = new_key(kms)
+    kms.disable_key(KeyId=key)
+    assert_fails(
+        kms, "07-disable-key", "DisabledException",
+        paused_key_id=key, paused_error_code="KMSInvalidStateException",
+    )
+
+
+def test_07_disable_key_fails_on_unknown_key_and_missing_answer(kms):
+    assert_fails(
+        kms, "07-disable-key", "not a key in the sandbox",
+        paused_key_id="1234abcd-12ab-34cd-56ef-1234567890ab", paused_error_code="DisabledException",
+    )
+    assert_fails(kms, "07-disable-key", "`paused_key_id` is not defined")
+
+
+def test_07_schedule_deletion_passes_with_seven_days(kms):
+    key = new_key(kms)
+    response = kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    assert_passes(
+        kms, "07-schedule-deletion",
+        doomed_key_id=key, doomed_window_days=response["PendingWindowInDays"],
+    )
+
+
+def test_07_schedule_deletion_fails_with_default_thirty_days(kms):
+    key = new_key(kms)
+    kms.schedule_key_deletion(KeyId=key)  # default window: 30 days
+    assert_fails(
+        kms, "07-schedule-deletion", "about 30 days",
+        doomed_key_id=key, doomed_window_days=30,
+    )
+
+
+def test_07_schedule_deletion_fails_when_not_scheduled_or_window_not_an_int(kms):
+    key = new_key(kms)
+    assert_fails(
+        kms, "07-schedule-deletion", "not PendingDeletion",
+        doomed_key_id=key, doomed_window_days=7,
+    )
+    kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    assert_fails(
+        kms, "07-schedule-deletion", "`doomed_window_days` is '7'",
+        doomed_key_id=key, doomed_window_days="7",
+    )
+
+
+def test_07_cancel_deletion_passes_after_cancel_enable_and_encrypt(kms):
+    key = new_key(kms)
+    kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=30)
+    kms.cancel_key_deletion(KeyId=key)
+    kms.enable_key(KeyId=key)
+    blob = kms.encrypt(KeyId=key, Plaintext=b"saved in time")["CiphertextBlob"]
+    assert_passes(kms, "07-cancel-deletion", rescued_key_id=key, rescued_ciphertext=blob)
+
+
+def test_07_cancel_deletion_fails_when_key_left_disabled(kms):
+    key = new_key(kms)
+    kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    kms.cancel_key_deletion(KeyId=key)
+    assert_fails(
+        kms, "07-cancel-deletion", "leaves the key disabled",
+        rescued_key_id=key, rescued_ciphertext=b"x",
+    )
+
+
+def test_07_cancel_deletion_fails_when_still_pending(kms):
+    key = new_key(kms)
+    kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    assert_fails(
+        kms, "07-cancel-deletion", "still pending deletion",
+        rescued_key_id=key, rescued_ciphertext=b"x",
+    )
+
+
+def test_07_cancel_deletion_fails_on_ciphertext_of_another_key_or_text(kms):
+    key, other = new_key(kms), new_key(kms)
+    foreign = kms.encrypt(KeyId=other, Plaintext=b"saved in time")["CiphertextBlob"]
+    assert_fails(
+        kms, "07-cancel-deletion", "does not decrypt under the rescued key",
+        rescued_key_id=key, rescued_ciphertext=foreign,
+    )
+    wrong_text = kms.encrypt(KeyId=key, Plaintext=b"saved")["CiphertextBlob"]
+    assert_fails(
+        kms, "07-cancel-deletion", "decrypts to b'saved'",
+        rescued_key_id=key, rescued_ciphertext=wrong_text,
+    )
