@@ -1,0 +1,845 @@
+"""Envelope encryption with AWS KMS: one data key per message, AES-256-GCM, encryption context.
+
+Envelope encryption encrypts data under a *data key* and stores the data key only in encrypted
+form, encrypted under a KMS key
+(https://docs.aws.amazon.com/kms/latest/developerguide/kms-cryptography.html#enveloping).
+``GenerateDataKey`` returns both copies of a fresh data key: ``Plaintext`` (use it, then drop it)
+and ``CiphertextBlob`` (store it beside the data)
+(https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKey.html).
+
+Two formats, two pairs of functions:
+
+* :func:`encrypt` / :func:`decrypt`: bytes in, bytes out, for documents that fit in memory (up to
+  :data:`MAX_IN_MEMORY_BYTES`). The result is a small self-describing *course envelope*
+  (format below) that :func:`decrypt` opens with nothing but the KMS client and the encryption
+  context.
+* :func:`encrypt_file` / :func:`decrypt_file`: files of any size in constant memory, as framed
+  messages of the AWS Encryption SDK
+  (https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/message-format.html), so any
+  AWS Encryption SDK (Python, Java, C, CLI...) can open them.
+
+:func:`to_json` / :func:`from_json` store a course envelope as JSON text with base64 fields, so
+nobody stores ``str(blob)`` or base64 of base64 (cases C02, C04 of the course's problem list).
+
+Course envelope, version 1 (all integers big-endian)::
+
+    magic       4 bytes   b"KCEV"
+    version     1 byte    1
+    arn_len     2 bytes   then the key ARN, UTF-8 (the KeyId that GenerateDataKey returned)
+    edk_len     2 bytes   then the encrypted data key (GenerateDataKey's CiphertextBlob)
+    nonce_len   1 byte    12, then the 12-byte AES-GCM nonce (random, fresh per message)
+    ctx_len     2 bytes   then the encryption context as canonical JSON (sorted keys, no spaces)
+    body                  AES-256-GCM ciphertext followed by its 16-byte tag
+
+Everything before ``body`` (the *header*) is the GCM associated data, so a change to any header
+byte fails authentication; the encryption context is also passed to KMS, which binds it to the
+encrypted data key (https://docs.aws.amazon.com/kms/latest/developerguide/encrypt_context.html).
+Canonical JSON keeps ``{"ab": "c"}`` and ``{"a": "bc"}`` apart.
+
+Python cannot guarantee that a secret is wiped from memory: the functions here drop every
+reference to the plaintext data key (``del``) as soon as the cipher object holds it, which is as
+much as pure Python can do.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+import queue
+import re
+import struct
+import tempfile
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import aws_encryption_sdk
+from aws_encryption_sdk import CommitmentPolicy
+from aws_encryption_sdk.exceptions import AWSEncryptionSDKClientError
+from aws_encryption_sdk.identifiers import Algorithm
+from aws_encryption_sdk.key_providers.base import MasterKeyProvider, MasterKeyProviderConfig
+from aws_encryption_sdk.key_providers.kms import KMSMasterKey
+from botocore.exceptions import ClientError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from kms_course.errors import CourseError
+
+__all__ = [
+    "DataKeyLengthError",
+    "EncryptionSdkMessage",
+    "EnvelopeError",
+    "FILE_ALGORITHM",
+    "FILE_FRAME_LENGTH",
+    "InvalidEncryptionContext",
+    "InvalidEnvelope",
+    "KeyNotUsable",
+    "MAX_IN_MEMORY_BYTES",
+    "NotBytes",
+    "TamperedCiphertext",
+    "TooLargeForMemory",
+    "WrongEncryptionContext",
+    "WrongKey",
+    "cipher_for_data_key",
+    "decrypt",
+    "decrypt_file",
+    "encrypt",
+    "encrypt_file",
+    "from_json",
+    "to_json",
+]
+
+MAGIC = b"KCEV"
+VERSION = 1
+NONCE_BYTES = 12
+TAG_BYTES = 16
+_HEADER_START = struct.Struct(">4sBH")  # magic, version, arn_len
+#: Largest plaintext (bytes) that :func:`encrypt` accepts: 64 MiB. The in-memory path holds the
+#: plaintext and the ciphertext at once (about twice the size), which is fine in a notebook kernel
+#: at 64 MiB; above that, :func:`encrypt_file` streams in constant memory at the same speed.
+#: (cryptography's AESGCM refuses more than 2**31 - 1 bytes in any case, case C26.)
+MAX_IN_MEMORY_BYTES = 64 * 1024 * 1024
+#: Frame length (bytes) of the file format: 1 MiB frames keep per-frame overhead (32 bytes and a
+#: few Python calls) negligible while memory stays a few MiB; the SDK's own default is 4096.
+FILE_FRAME_LENGTH = 1024 * 1024
+#: Algorithm suite of the file format: AES-256-GCM with HKDF-SHA512 key derivation and key
+#: commitment, *without* an ECDSA signature. The SDK's default suite adds an ECDSA P-384
+#: signature, which only matters when readers must not be able to write (anyone who can decrypt
+#: the data key could forge a message without it); here writers and readers share the KMS key,
+#: and signing costs a large part of the throughput. Key commitment stays on
+#: (CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT), so a message decrypts to one plaintext
+#: only. https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/supported-algorithms.html
+FILE_ALGORITHM = Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY
+_IO_CHUNK = FILE_FRAME_LENGTH
+_SDK_RESERVED_PREFIX = "aws-crypto-"
+_BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/=_\-\r\n]+")
+_KMS_DOCS = "https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html"
+# The SDK logs every failed KMS call with a traceback; errors reach the caller as exceptions.
+logging.getLogger("aws_encryption_sdk").addHandler(logging.NullHandler())
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class EnvelopeError(CourseError):
+    """Base of every error raised by :mod:`kms_course.envelope`."""
+
+
+class NotBytes(EnvelopeError, TypeError):
+    """A ``str`` (or other non-bytes object) was given where bytes are needed."""
+
+
+class InvalidEncryptionContext(EnvelopeError, TypeError):
+    """The encryption context is not a mapping of ``str`` to ``str``."""
+
+
+class WrongEncryptionContext(EnvelopeError):
+    """The encryption context given to decrypt differs from the one used to encrypt."""
+
+
+class WrongKey(EnvelopeError):
+    """The KMS key does not exist, is not the one that encrypted the data, or may not be used."""
+
+
+class KeyNotUsable(WrongKey):
+    """The KMS key exists but its key state forbids the operation (Disabled, PendingDeletion)."""
+
+
+class InvalidEnvelope(EnvelopeError, ValueError):
+    """The bytes are not a course envelope (or are truncated)."""
+
+
+class TamperedCiphertext(InvalidEnvelope):
+    """Authentication failed: the ciphertext or its header was changed or truncated."""
+
+
+class EncryptionSdkMessage(InvalidEnvelope):
+    """An AWS Encryption SDK message was given to :func:`decrypt`; use :func:`decrypt_file`."""
+
+
+class TooLargeForMemory(EnvelopeError, ValueError):
+    """The plaintext is larger than :data:`MAX_IN_MEMORY_BYTES`; use :func:`encrypt_file`."""
+
+
+class DataKeyLengthError(EnvelopeError, ValueError):
+    """A data key that is not 16 or 32 bytes of raw key material."""
+
+
+# --- input checks ---------------------------------------------------------------------------
+
+
+def _looks_like_base64(data: bytes | str) -> bool:
+    raw = data.encode("ascii", "replace") if isinstance(data, str) else bytes(data[:4096])
+    if len(raw) < 8 or not _BASE64_TEXT.fullmatch(raw):
+        return False
+    try:
+        base64.b64decode(raw.strip() + b"=" * (-len(raw.strip()) % 4), validate=False)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def _require_bytes(value: Any, what: str) -> bytes | bytearray | memoryview:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return value
+    if isinstance(value, str):
+        if what == "ciphertext" and _looks_like_base64(value):
+            raise NotBytes(
+                f"{what} is a str that looks like base64 text: decode it first with "
+                "base64.b64decode(), or use from_json() for text made by to_json()."
+            )
+        raise NotBytes(
+            f"{what} must be bytes, not str: encode text first, e.g. text.encode('utf-8')."
+        )
+    raise NotBytes(f"{what} must be bytes, not {type(value).__name__}.")
+
+
+def _canonical_context(encryption_context: Any) -> tuple[dict[str, str], bytes]:
+    if not isinstance(encryption_context, Mapping):
+        raise InvalidEncryptionContext(
+            "encryption_context must be a dict of str to str, e.g. {'purpose': 'lesson1'} "
+            f"(got {type(encryption_context).__name__})."
+        )
+    for name, value in encryption_context.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise InvalidEncryptionContext(
+                f"encryption context pair {name!r}: {value!r} is not str: str. KMS takes only "
+                "string keys and values; convert numbers with str()."
+            )
+        if name.startswith(_SDK_RESERVED_PREFIX):
+            raise InvalidEncryptionContext(
+                f"encryption context key {name!r} starts with {_SDK_RESERVED_PREFIX!r}, which "
+                "the AWS Encryption SDK reserves: choose another name."
+            )
+    context = dict(encryption_context)
+    canonical = json.dumps(context, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return context, canonical.encode("utf-8")
+
+
+def _context_difference(expected: Mapping[str, str], given: Mapping[str, str]) -> str:
+    missing = sorted(set(expected) - set(given))
+    extra = sorted(set(given) - set(expected))
+    changed = sorted(k for k in set(expected) & set(given) if expected[k] != given[k])
+    parts = []
+    if missing:
+        parts.append(f"missing keys {missing}")
+    if extra:
+        parts.append(f"extra keys {extra}")
+    if changed:
+        parts.append(f"different values for {changed}")
+    return "; ".join(parts)
+
+
+def _check_context(stored: Mapping[str, str], given: Mapping[str, str]) -> None:
+    if dict(stored) != dict(given):
+        raise WrongEncryptionContext(
+            "The encryption context differs from the one used to encrypt "
+            f"({_context_difference(stored, given)}). It must be the exact same set of string "
+            "pairs: case-sensitive, order irrelevant. "
+            "https://docs.aws.amazon.com/kms/latest/developerguide/encrypt_context.html"
+        )
+
+
+def cipher_for_data_key(data_key: Any) -> AESGCM:
+    """An ``AESGCM`` cipher for a data key from ``GenerateDataKey``'s ``Plaintext`` field.
+
+    Args:
+        data_key: the raw data key, ``bytes`` of length 32 (``KeySpec="AES_256"``) or 16
+            (``KeySpec="AES_128"``).
+
+    Returns:
+        ``cryptography.hazmat.primitives.ciphers.aead.AESGCM`` bound to the key
+        (https://cryptography.io/en/latest/hazmat/primitives/aead/#cryptography.hazmat.primitives.ciphers.aead.AESGCM).
+
+    Raises:
+        NotBytes: ``data_key`` is a ``str`` (e.g. hex or base64 text of the key).
+        DataKeyLengthError: any other length, with a hint: 150 bytes or more is the encrypted
+            copy (use ``Plaintext``, not ``CiphertextBlob``); 24 or 44 bytes of base64 text must
+            be decoded first; 32 or 64 hex digits must be ``bytes.fromhex()``-ed; anything else
+            (e.g. a password) needs GenerateDataKey, not a home-made key.
+    """
+    if isinstance(data_key, str):
+        raise NotBytes(
+            "The data key must be bytes: use GenerateDataKey's Plaintext field as it is "
+            "(not its hex or base64 text)."
+        )
+    key = bytes(_require_bytes(data_key, "data key"))
+    if len(key) in (16, 32):
+        return AESGCM(key)
+    if len(key) >= 150:
+        hint = "this looks like an encrypted data key: use Plaintext, not CiphertextBlob"
+    elif len(key) in (24, 44) and _looks_like_base64(key):
+        hint = "this looks like base64 text: decode it first with base64.b64decode()"
+    elif len(key) in (32, 64) and re.fullmatch(rb"[0-9a-fA-F]+", key):
+        hint = "this looks like hex text: decode it first with bytes.fromhex()"
+    else:
+        hint = (
+            "use GenerateDataKey's Plaintext (KeySpec='AES_256'); a password is not a key "
+            "(it would need a key-derivation function)"
+        )
+    raise DataKeyLengthError(
+        f"A data key must be 16 or 32 bytes (AES-128 or AES-256); got {len(key)} bytes: {hint}."
+    )
+
+
+# --- KMS errors -----------------------------------------------------------------------------
+
+
+def _kms_error(error: ClientError, operation: str, key: str) -> Exception:
+    """Translate a KMS ClientError into the envelope's own error (or return it unchanged)."""
+    code = error.response.get("Error", {}).get("Code", "")
+    message = error.response.get("Error", {}).get("Message", "") or "(no message)"
+    if code in ("DisabledException", "KMSInvalidStateException"):
+        return KeyNotUsable(
+            f"{operation}: the KMS key {key} cannot be used in its current key state ({code}: "
+            f"{message}). Enable it with enable_key(), or cancel_key_deletion() then "
+            "enable_key(). https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html"
+        )
+    if code == "NotFoundException":
+        return WrongKey(f"{operation}: no KMS key {key} in this account and Region ({message}).")
+    if code in ("IncorrectKeyException", "AccessDeniedException", "InvalidKeyUsageException"):
+        return WrongKey(
+            f"{operation}: KMS refused key {key} ({code}: {message}). The data was encrypted "
+            f"under another key, or you may not use this one. {_KMS_DOCS}"
+        )
+    if code == "InvalidCiphertextException":
+        return TamperedCiphertext(
+            f"{operation}: KMS rejected the encrypted data key (InvalidCiphertextException): it "
+            "was changed, or its encryption context differs. KMS cannot tell these apart."
+        )
+    return error
+
+
+# --- in-memory envelope ---------------------------------------------------------------------
+
+
+def _build_header(arn: str, encrypted_key: bytes, nonce: bytes, context_json: bytes) -> bytes:
+    arn_bytes = arn.encode("utf-8")
+    for name, value in (("key ARN", arn_bytes), ("encrypted data key", encrypted_key)):
+        if len(value) > 0xFFFF:
+            raise InvalidEnvelope(f"{name} is longer than 65535 bytes.")
+    if len(context_json) > 0xFFFF:
+        raise InvalidEncryptionContext("The encryption context is longer than 65535 bytes.")
+    return b"".join(
+        (
+            _HEADER_START.pack(MAGIC, VERSION, len(arn_bytes)),
+            arn_bytes,
+            struct.pack(">H", len(encrypted_key)),
+            encrypted_key,
+            struct.pack(">B", len(nonce)),
+            nonce,
+            struct.pack(">H", len(context_json)),
+            context_json,
+        )
+    )
+
+
+def encrypt(
+    kms: Any, key_id: str, plaintext: bytes, encryption_context: Mapping[str, str]
+) -> bytes:
+    """Encrypt ``plaintext`` under a fresh data key from ``key_id``; return a course envelope.
+
+    Calls ``GenerateDataKey`` (``KeySpec="AES_256"``, with the encryption context)
+    (https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKey.html), encrypts
+    with AES-256-GCM (cryptography's ``AESGCM``) under a random 12-byte nonce made here (there is
+    no nonce parameter: a reused nonce breaks GCM, case C25), and drops the plaintext data key.
+
+    Args:
+        kms: a boto3 KMS client, e.g. from ``start_sandbox()``.
+        key_id: key ID, key ARN, alias name (``alias/...``) or alias ARN of a symmetric
+            encryption KMS key.
+        plaintext: the data, ``bytes`` (or ``bytearray``/``memoryview``), 0 to
+            :data:`MAX_IN_MEMORY_BYTES` bytes.
+        encryption_context: ``dict`` of ``str`` to ``str`` (may be empty), non-secret; the same
+            pairs are needed to decrypt.
+
+    Returns:
+        The envelope (format in the module docstring): header plus ciphertext plus 16-byte tag,
+        ``len(plaintext) + 16`` bytes plus a header of about 60 bytes + key ARN + encrypted
+        data key + context.
+
+    Raises:
+        NotBytes: ``plaintext`` is a ``str`` (encode it first) or not bytes-like.
+        InvalidEncryptionContext: the context is not ``str`` -> ``str``.
+        TooLargeForMemory: more than :data:`MAX_IN_MEMORY_BYTES` bytes: use :func:`encrypt_file`.
+        WrongKey / KeyNotUsable: the key does not exist, cannot encrypt, or is disabled or
+            pending deletion.
+        botocore.exceptions.ClientError: any other KMS error, unchanged.
+    """
+    data = _require_bytes(plaintext, "plaintext")
+    context, context_json = _canonical_context(encryption_context)
+    size = memoryview(data).nbytes
+    if size > MAX_IN_MEMORY_BYTES:
+        raise TooLargeForMemory(
+            f"plaintext is {size} bytes, more than the {MAX_IN_MEMORY_BYTES}-byte limit of the "
+            "in-memory path: use encrypt_file(), which streams in constant memory."
+        )
+    try:
+        response = kms.generate_data_key(
+            KeyId=key_id, KeySpec="AES_256", EncryptionContext=context
+        )
+    except ClientError as error:
+        raise _kms_error(error, "GenerateDataKey", key_id) from error
+    cipher = cipher_for_data_key(response["Plaintext"])
+    arn, encrypted_key = response["KeyId"], response["CiphertextBlob"]
+    del response  # drop the plaintext data key; see the module docstring
+    nonce = os.urandom(NONCE_BYTES)
+    header = _build_header(arn, encrypted_key, nonce, context_json)
+    if hasattr(cipher, "encrypt_into"):  # cryptography >= 45: no extra copy of the ciphertext
+        out = bytearray(len(header) + size + TAG_BYTES)
+        out[: len(header)] = header
+        cipher.encrypt_into(nonce, data, header, memoryview(out)[len(header) :])
+        return bytes(out)
+    return header + cipher.encrypt(nonce, bytes(data), header)
+
+
+class _Parsed:
+    __slots__ = ("arn", "encrypted_key", "nonce", "context", "header_len")
+
+
+def _sniff_foreign(blob: memoryview) -> None:
+    """Raise a helpful error for well-known formats that are not a course envelope."""
+    head = bytes(blob[:4])
+    sdk_ids = {suite.algorithm_id for suite in Algorithm}
+    if len(head) >= 4 and (
+        (head[0] == 1 and head[1] == 0x80 and int.from_bytes(head[2:4], "big") in sdk_ids)
+        or (head[0] == 2 and int.from_bytes(head[1:3], "big") in sdk_ids)
+    ):
+        raise EncryptionSdkMessage(
+            "These bytes are an AWS Encryption SDK message (for example from encrypt_file()), "
+            "not a course envelope: use decrypt_file(), or aws_encryption_sdk's decrypt."
+        )
+    if head[:1] == b"{":
+        raise InvalidEnvelope("These bytes look like JSON: read them with from_json() first.")
+    if _looks_like_base64(bytes(blob[:4096])):
+        raise NotBytes(
+            "ciphertext looks like base64 text: decode it first with base64.b64decode()."
+        )
+    raise InvalidEnvelope(
+        "These bytes are not a course envelope (no b'KCEV' magic). A ciphertext blob from "
+        "kms.encrypt() is decrypted with kms.decrypt() instead."
+    )
+
+
+def _parse(blob: memoryview) -> _Parsed:
+    if len(blob) < 4 or bytes(blob[:4]) != MAGIC:
+        _sniff_foreign(blob)
+    truncated = InvalidEnvelope("The envelope is truncated or malformed (header cut short).")
+    try:
+        _, version, arn_len = _HEADER_START.unpack_from(blob, 0)
+        if version != VERSION:
+            raise InvalidEnvelope(
+                f"Envelope format version {version} is not supported (this code reads "
+                f"version {VERSION}); upgrade kms-course."
+            )
+        pos = _HEADER_START.size
+        arn = bytes(blob[pos : pos + arn_len]).decode("utf-8")
+        pos += arn_len
+        (edk_len,) = struct.unpack_from(">H", blob, pos)
+        encrypted_key = bytes(blob[pos + 2 : pos + 2 + edk_len])
+        pos += 2 + edk_len
+        (nonce_len,) = struct.unpack_from(">B", blob, pos)
+        nonce = bytes(blob[pos + 1 : pos + 1 + nonce_len])
+        pos += 1 + nonce_len
+        (ctx_len,) = struct.unpack_from(">H", blob, pos)
+        context_json = bytes(blob[pos + 2 : pos + 2 + ctx_len])
+        pos += 2 + ctx_len
+    except (struct.error, UnicodeDecodeError) as error:
+        raise truncated from error
+    if (
+        len(arn) != arn_len
+        or not arn.startswith("arn:")
+        or len(encrypted_key) != edk_len
+        or edk_len == 0
+        or nonce_len != NONCE_BYTES
+        or len(nonce) != NONCE_BYTES
+        or len(context_json) != ctx_len
+        or len(blob) - pos < TAG_BYTES
+    ):
+        raise truncated
+    try:
+        context = json.loads(context_json.decode("utf-8"))
+        _, canonical = _canonical_context(context)
+    except (ValueError, EnvelopeError) as error:
+        raise InvalidEnvelope("The envelope's stored encryption context is malformed.") from error
+    if canonical != context_json:
+        raise InvalidEnvelope("The envelope's stored encryption context is not canonical JSON.")
+    parsed = _Parsed()
+    parsed.arn, parsed.encrypted_key, parsed.nonce = arn, encrypted_key, nonce
+    parsed.context, parsed.header_len = context, pos
+    return parsed
+
+
+def decrypt(kms: Any, ciphertext: bytes, encryption_context: Mapping[str, str]) -> bytes:
+    """Open a course envelope made by :func:`encrypt`; return the plaintext.
+
+    Checks the stored encryption context against ``encryption_context``, calls ``Decrypt`` with
+    the stored encrypted data key, that context and ``KeyId`` = the stored key ARN (AWS's
+    recommended practice, https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html),
+    then verifies and decrypts the AES-256-GCM body. Nothing is returned unless the tag
+    verifies: tampering and truncation never produce output.
+
+    Args:
+        kms: a boto3 KMS client in the Region of the key.
+        ciphertext: the envelope, ``bytes`` (or ``bytearray``/``memoryview``).
+        encryption_context: the same ``dict`` of ``str`` to ``str`` given to :func:`encrypt`.
+
+    Returns:
+        The plaintext, ``bytes``.
+
+    Raises:
+        NotBytes: ``ciphertext`` is a ``str``, or base64 text (decode it first with
+            ``base64.b64decode()``).
+        InvalidEncryptionContext: the context is not ``str`` -> ``str``.
+        EncryptionSdkMessage: an AWS Encryption SDK message: use :func:`decrypt_file`.
+        InvalidEnvelope: not a course envelope, an unknown version, or cut short.
+        WrongEncryptionContext: the context differs from the stored one (names the keys).
+        WrongKey / KeyNotUsable: the stored key is missing, another key, or disabled or pending
+            deletion.
+        TamperedCiphertext: the encrypted data key, header or body was changed or truncated.
+        botocore.exceptions.ClientError: any other KMS error, unchanged.
+    """
+    blob = memoryview(_require_bytes(ciphertext, "ciphertext")).cast("B")
+    context, _ = _canonical_context(encryption_context)
+    parsed = _parse(blob)
+    _check_context(parsed.context, context)
+    try:
+        response = kms.decrypt(
+            CiphertextBlob=parsed.encrypted_key,
+            EncryptionContext=parsed.context,
+            KeyId=parsed.arn,
+        )
+    except ClientError as error:
+        raise _kms_error(error, "Decrypt", parsed.arn) from error
+    cipher = cipher_for_data_key(response["Plaintext"])
+    del response  # drop the plaintext data key; see the module docstring
+    header, body = blob[: parsed.header_len], blob[parsed.header_len :]
+    try:
+        return cipher.decrypt(parsed.nonce, body, header)
+    except InvalidTag as error:
+        raise TamperedCiphertext(
+            "The envelope failed authentication (AES-GCM tag mismatch): its ciphertext or header "
+            "was changed or truncated. No plaintext is returned."
+        ) from error
+
+
+# --- JSON -----------------------------------------------------------------------------------
+
+
+def to_json(envelope: bytes) -> str:
+    """A course envelope as JSON text, e.g. for a database column or a config file.
+
+    Args:
+        envelope: bytes returned by :func:`encrypt`.
+
+    Returns:
+        ``{"format": "kms-course-envelope", "version": 1, "key_arn": ...,
+        "encryption_context": {...}, "envelope": "<base64 of the whole envelope>"}``; the
+        readable fields are for people, :func:`from_json` trusts only ``envelope``.
+
+    Raises:
+        NotBytes: ``envelope`` is not bytes (e.g. already base64 text).
+        InvalidEnvelope / EncryptionSdkMessage: the bytes are not a course envelope.
+    """
+    blob = memoryview(_require_bytes(envelope, "ciphertext")).cast("B")
+    parsed = _parse(blob)
+    return json.dumps(
+        {
+            "format": "kms-course-envelope",
+            "version": VERSION,
+            "key_arn": parsed.arn,
+            "encryption_context": parsed.context,
+            "envelope": base64.b64encode(blob).decode("ascii"),
+        },
+        sort_keys=True,
+    )
+
+
+def from_json(text: str) -> bytes:
+    """The envelope bytes stored by :func:`to_json`, ready for :func:`decrypt`.
+
+    Args:
+        text: the JSON text (``str``; ``bytes`` of UTF-8 JSON are accepted too).
+
+    Returns:
+        The envelope, ``bytes``.
+
+    Raises:
+        InvalidEnvelope: not JSON made by :func:`to_json`, or its base64 field is invalid.
+    """
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", "replace")
+    if not isinstance(text, str):
+        raise InvalidEnvelope(f"from_json() takes the JSON text from to_json(), not {type(text)}.")
+    try:
+        document = json.loads(text)
+        if document.get("format") != "kms-course-envelope":
+            raise ValueError("format")
+        blob = base64.b64decode(document["envelope"], validate=True)
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as error:
+        raise InvalidEnvelope(
+            "This text is not JSON made by to_json() (expected format 'kms-course-envelope' "
+            "and a base64 'envelope' field)."
+        ) from error
+    _parse(memoryview(blob))
+    return blob
+
+
+# --- files: AWS Encryption SDK messages -----------------------------------------------------
+
+
+class _ClientKmsKeyProvider(MasterKeyProvider):
+    """A master key provider that uses the caller's KMS client for every KMS key it meets.
+
+    The SDK's ``StrictAwsKmsMasterKeyProvider`` builds its own boto3 clients; this provider
+    reuses the given client (so the sandbox's client and Region are used), exactly as
+    ``KMSMasterKey(key_id=..., client=...)`` documents. On decrypt it accepts the KMS keys in
+    ``allowed`` (key ARNs) or, if ``allowed`` is empty, the key named in the message; KMS still
+    decides whether the caller may use that key.
+    """
+
+    provider_id = "aws-kms"
+    _config_class = MasterKeyProviderConfig
+
+    kms: Any
+    allowed: tuple[str, ...]
+    kms_errors: list[ClientError]
+
+    @classmethod
+    def for_client(cls, kms: Any, allowed: tuple[str, ...] = ()) -> _ClientKmsKeyProvider:
+        provider = cls()  # the SDK's MasterKeyProvider takes only config keyword arguments
+        provider.kms, provider.allowed, provider.kms_errors = kms, allowed, []
+        return provider
+
+    def _new_master_key(self, key_id: Any) -> KMSMasterKey:
+        key = key_id.decode("utf-8") if isinstance(key_id, bytes) else key_id
+        if self.allowed and key not in self.allowed:
+            raise WrongKey(
+                f"The message's data key is encrypted under {key}, not under one of the allowed "
+                f"key_ids {list(self.allowed)}."
+            )
+        master_key = _RecordingKmsMasterKey(key_id=key, client=self.kms)
+        master_key.kms_errors = self.kms_errors
+        return master_key
+
+
+class _RecordingKmsMasterKey(KMSMasterKey):
+    """``KMSMasterKey`` that keeps the KMS ``ClientError`` the SDK replaces by a generic error."""
+
+    kms_errors: list[ClientError]
+
+    def _decrypt_data_key(self, encrypted_data_key, algorithm, encryption_context=None):
+        try:
+            return super()._decrypt_data_key(encrypted_data_key, algorithm, encryption_context)
+        except AWSEncryptionSDKClientError as error:
+            if isinstance(error.__cause__, ClientError):
+                self.kms_errors.append(error.__cause__)
+            raise
+
+
+def _sdk_client() -> aws_encryption_sdk.EncryptionSDKClient:
+    # At most 10 encrypted data keys per message: limits work done on hostile input (SDK docs,
+    # "Limiting encrypted data keys").
+    return aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
+        max_encrypted_data_keys=10,
+    )
+
+
+def _path(value: Any, what: str) -> Path:
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{what} must be a path (str or pathlib.Path), not {type(value).__name__}.")
+    return Path(value)
+
+
+class _Writer:
+    """Write chunks to ``out`` on a second thread, so disk writes overlap with encryption."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._out.write(chunk)
+                except BaseException as error:  # reported by write() or close()
+                    self._error = error
+
+    def write(self, chunk: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(chunk)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def _atomic_stream(stream_factory, src: Path, dst: Path, check_header=None) -> None:
+    """Copy ``stream_factory(src_file)`` into a temp file next to ``dst``, then rename it."""
+    fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
+    try:
+        with open(src, "rb", buffering=0) as source, os.fdopen(fd, "wb", buffering=0) as out:
+            with stream_factory(source) as stream:
+                if check_header is not None:
+                    check_header(stream.header)
+                writer = _Writer(out)
+                try:
+                    while chunk := stream.read(_IO_CHUNK):
+                        writer.write(chunk)
+                finally:
+                    writer.close()
+        os.replace(tmp_name, dst)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _sdk_error(
+    error: AWSEncryptionSDKClientError, operation: str, kms_errors: list | None = None
+) -> EnvelopeError:
+    cause = error.__cause__ or error.__context__
+    while cause is not None and not isinstance(cause, ClientError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None and kms_errors:
+        cause = kms_errors[-1]
+    if isinstance(cause, ClientError):
+        mapped = _kms_error(cause, operation, "in the message")
+        if isinstance(mapped, EnvelopeError):
+            return mapped
+    text = str(error)
+    if "KMS" in text or "master key" in text.lower() or "data key" in text.lower():
+        return WrongKey(f"{operation}: the data key could not be obtained from KMS ({text}).")
+    return TamperedCiphertext(
+        f"{operation}: the AWS Encryption SDK message is changed, truncated or not a message "
+        f"({type(error).__name__}: {text}). No output file was written."
+    )
+
+
+def encrypt_file(
+    kms: Any,
+    key_id: str,
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    encryption_context: Mapping[str, str],
+    *,
+    frame_length: int = FILE_FRAME_LENGTH,
+) -> None:
+    """Encrypt the file ``src`` into ``dst`` as an AWS Encryption SDK message, in constant memory.
+
+    Uses the AWS Encryption SDK's streaming encryptor
+    (https://aws-encryption-sdk-python.readthedocs.io/en/latest/) with one data key per file from
+    ``GenerateDataKey`` under ``key_id`` (through the given client), the algorithm suite
+    :data:`FILE_ALGORITHM` (committing, unsigned: see its comment) and frames of
+    ``frame_length`` bytes. The encryption context is stored in the message header and passed to
+    KMS. Any AWS Encryption SDK decrypts the result, with a KMS key provider for the same key.
+
+    ``dst`` appears only when complete: the message is written to a temporary file in ``dst``'s
+    folder, renamed over ``dst`` at the end (``os.replace``), and removed on any failure. (The
+    file is not fsync-ed: after a power cut, call ``os.fsync`` yourself if that matters.)
+
+    Args:
+        kms: a boto3 KMS client.
+        key_id: key ID, key ARN, alias name or alias ARN of a symmetric encryption KMS key.
+        src: path of the plaintext file, any size.
+        dst: path of the message to write (replaced if it exists).
+        encryption_context: ``dict`` of ``str`` to ``str``; keys may not start with
+            ``aws-crypto-`` (reserved by the SDK).
+        frame_length: plaintext bytes per frame, a multiple of 16, default 1 MiB. Memory use is
+            a small multiple of it.
+
+    Raises:
+        InvalidEncryptionContext: the context is not ``str`` -> ``str`` or uses a reserved key.
+        WrongKey / KeyNotUsable: KMS refused the key.
+        FileNotFoundError / OSError: ``src`` unreadable or ``dst``'s folder unwritable.
+        ValueError: ``frame_length`` is not a positive multiple of 16.
+    """
+    context, _ = _canonical_context(encryption_context)
+    src_path, dst_path = _path(src, "src"), _path(dst, "dst")
+    if not isinstance(frame_length, int) or frame_length <= 0 or frame_length % 16:
+        raise ValueError(f"frame_length must be a positive multiple of 16 bytes (got {frame_length}).")
+    master_key = KMSMasterKey(key_id=key_id, client=kms)
+
+    def stream(source):
+        return _sdk_client().stream(
+            mode="e",
+            source=source,
+            key_provider=master_key,
+            encryption_context=context,
+            algorithm=FILE_ALGORITHM,
+            frame_length=frame_length,
+        )
+
+    try:
+        _atomic_stream(stream, src_path, dst_path)
+    except AWSEncryptionSDKClientError as error:
+        raise _sdk_error(error, "GenerateDataKey") from error
+
+
+def decrypt_file(
+    kms: Any,
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    encryption_context: Mapping[str, str],
+    *,
+    key_ids: tuple[str, ...] = (),
+) -> None:
+    """Decrypt the AWS Encryption SDK message in ``src`` into ``dst``, in constant memory.
+
+    Accepts messages from :func:`encrypt_file` and from any AWS Encryption SDK whose data key is
+    encrypted under a KMS key, including the SDK's default (signed) suite; key commitment is
+    required (``REQUIRE_ENCRYPT_REQUIRE_DECRYPT``). Before any plaintext is written, the
+    message's encryption context must equal ``encryption_context`` (pairs the SDK adds itself,
+    whose keys start with ``aws-crypto-``, are ignored). Each frame is authenticated before its
+    plaintext is written to a temporary file, which becomes ``dst`` only after the whole message
+    (and signature, if any) verified; on any failure it is removed, so no partial plaintext is
+    left.
+
+    Args:
+        kms: a boto3 KMS client in the Region of the key.
+        src: path of the message.
+        dst: path of the plaintext file to write (replaced if it exists).
+        encryption_context: the ``dict`` of ``str`` to ``str`` used to encrypt.
+        key_ids: key ARNs allowed to decrypt (strict mode); empty: the key named in the message
+            (KMS still checks the caller's permission).
+
+    Raises:
+        WrongEncryptionContext: the message's context differs (names the keys).
+        WrongKey / KeyNotUsable: KMS refused the key, or it is not in ``key_ids``.
+        TamperedCiphertext: the message is changed, truncated or not an SDK message.
+        FileNotFoundError / OSError: ``src`` unreadable or ``dst``'s folder unwritable.
+    """
+    context, _ = _canonical_context(encryption_context)
+    src_path, dst_path = _path(src, "src"), _path(dst, "dst")
+    provider = _ClientKmsKeyProvider.for_client(kms, tuple(key_ids))
+
+    def stream(source):
+        return _sdk_client().stream(
+            mode="d", source=source, key_provider=provider)
+
+    def check_header(header) -> None:
+        stored = {
+            k: v
+            for k, v in header.encryption_context.items()
+            if not k.startswith(_SDK_RESERVED_PREFIX)
+        }
+        _check_context(stored, context)
+
+    try:
+        _atomic_stream(stream, src_path, dst_path, check_header)
+    except AWSEncryptionSDKClientError as error:
+        raise _sdk_error(error, "Decrypt", provider.kms_errors) from error
