@@ -203,6 +203,14 @@ class EnvelopeStepper:
 
     _ACTIONS = ("_generate", "_encrypt", "_drop", "_store", "_decrypt_key", "_decrypt_document")
 
+    @property
+    def envelope(self) -> dict[str, bytes] | None:
+        """After step 4: what is stored, ``{"encrypted_key", "nonce", "ciphertext"}`` (bytes,
+        nothing secret); before step 4, None."""
+        if self.step < 4:
+            return None
+        return {"encrypted_key": self._encrypted_key, "nonce": self._nonce, "ciphertext": self._ciphertext}
+
     # --- display ---------------------------------------------------------------------------
 
     def _say(self, text: str, *, ok: bool) -> None:
