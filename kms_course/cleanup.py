@@ -47,7 +47,7 @@ def cleanup(kms, window_days: int = 7, dry_run: bool = False) -> list[str]:
         if meta["KeyState"] == "PendingDeletion":
             continue
         if not dry_run:
-            kms.schedule_key_deletion(KeyId=meta["Arn"], PendingWindowInDays=window_days)
+            kms.schedule_key_deletion(KeyId=meta["KeyId"], PendingWindowInDays=window_days)
         scheduled.append(meta["Arn"])
     return scheduled
 

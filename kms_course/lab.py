@@ -33,6 +33,8 @@ def lab_command(notebooks: Path, extra: list[str]) -> list[str]:
     command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={notebooks}"]
     if not any(arg.startswith(("--ip", "--ServerApp.ip")) for arg in extra):
         command.append("--ServerApp.ip=127.0.0.1")
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
+        command.append("--allow-root")  # containers and CI often run as root
     return command + extra
 
 
