@@ -146,3 +146,81 @@ def test_07_cancel_deletion_fails_on_ciphertext_of_another_key_or_text(kms):
         kms, "07-cancel-deletion", "decrypts to b'saved'",
         rescued_key_id=key, rescued_ciphertext=wrong_text,
     )
+
+
+# --- lesson 06: key rotation ---------------------------------------------------------------------
+
+
+def test_06_enable_rotation_passes_with_180_days(kms):
+    key = new_key(kms)
+    kms.enable_key_rotation(KeyId=key, RotationPeriodInDays=180)
+    assert_passes(kms, "06-enable-rotation", rotating_key_id=key)
+
+
+def test_06_enable_rotation_fails_with_default_period(kms):
+    key = new_key(kms)
+    kms.enable_key_rotation(KeyId=key)  # default period: 365 days (EnableKeyRotation)
+    assert_fails(kms, "06-enable-rotation", "365 days, not 180", rotating_key_id=key)
+
+
+def test_06_enable_rotation_fails_when_rotation_off_or_key_asymmetric(kms):
+    key = new_key(kms)
+    assert_fails(kms, "06-enable-rotation", "not enabled", rotating_key_id=key)
+    ecc = new_key(kms, KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")
+    assert_fails(kms, "06-enable-rotation", "only symmetric encryption keys", rotating_key_id=ecc)
+
+
+def test_06_rotate_on_demand_passes_and_old_ciphertext_decrypts(kms):
+    key = new_key(kms)
+    blob = kms.encrypt(KeyId=key, Plaintext=b"before rotation")["CiphertextBlob"]
+    kms.rotate_key_on_demand(KeyId=key)
+    assert_passes(kms, "06-rotate-on-demand", ondemand_key_id=key, ondemand_old_ciphertext=blob)
+
+
+def test_06_rotate_on_demand_fails_when_only_automatic_rotation_enabled(kms):
+    key = new_key(kms)
+    blob = kms.encrypt(KeyId=key, Plaintext=b"before rotation")["CiphertextBlob"]
+    kms.enable_key_rotation(KeyId=key)
+    assert_fails(
+        kms, "06-rotate-on-demand", "no ON_DEMAND rotation",
+        ondemand_key_id=key, ondemand_old_ciphertext=blob,
+    )
+
+
+def test_06_rotate_on_demand_fails_on_base64_text_or_foreign_ciphertext(kms):
+    import base64
+
+    key, other = new_key(kms), new_key(kms)
+    blob = kms.encrypt(KeyId=key, Plaintext=b"before rotation")["CiphertextBlob"]
+    kms.rotate_key_on_demand(KeyId=key)
+    assert_fails(
+        kms, "06-rotate-on-demand", "should be the bytes",
+        ondemand_key_id=key, ondemand_old_ciphertext=base64.b64encode(blob).decode(),
+    )
+    foreign = kms.encrypt(KeyId=other, Plaintext=b"before rotation")["CiphertextBlob"]
+    assert_fails(
+        kms, "06-rotate-on-demand", "does not decrypt under this key",
+        ondemand_key_id=key, ondemand_old_ciphertext=foreign,
+    )
+
+
+def test_06_cannot_rotate_passes_for_hmac_key_and_unsupported_operation(kms):
+    mac = new_key(kms, KeyUsage="GENERATE_VERIFY_MAC", KeySpec="HMAC_256")
+    with pytest.raises(kms.exceptions.UnsupportedOperationException):
+        kms.enable_key_rotation(KeyId=mac)
+    assert_passes(
+        kms, "06-cannot-rotate", mac_key_id=mac, mac_rotation_error="UnsupportedOperationException"
+    )
+
+
+def test_06_cannot_rotate_fails_for_symmetric_key_or_wrong_code(kms):
+    key = new_key(kms)
+    assert_fails(
+        kms, "06-cannot-rotate", "not an HMAC key",
+        mac_key_id=key, mac_rotation_error="UnsupportedOperationException",
+    )
+    mac = new_key(kms, KeyUsage="GENERATE_VERIFY_MAC", KeySpec="HMAC_256")
+    assert_fails(
+        kms, "06-cannot-rotate", "UnsupportedOperationException",
+        mac_key_id=mac, mac_rotation_error=None,
+    )

@@ -1,0 +1,111 @@
+"""Checks of lesson 06, "Key rotation" (notebooks/06_key_rotation.ipynb).
+
+Each check verifies the key through KMS calls (DescribeKey, GetKeyRotationStatus,
+ListKeyRotations, Decrypt), never printed output.
+
+Sources:
+* EnableKeyRotation (RotationPeriodInDays 90-2560, default 365; symmetric encryption keys only):
+  https://docs.aws.amazon.com/goto/WebAPI/kms/EnableKeyRotation
+* GetKeyRotationStatus: https://docs.aws.amazon.com/kms/latest/APIReference/API_GetKeyRotationStatus.html
+* RotateKeyOnDemand: https://docs.aws.amazon.com/kms/latest/APIReference/API_RotateKeyOnDemand.html
+* ListKeyRotations (RotationType AUTOMATIC | ON_DEMAND):
+  https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeyRotations.html
+* Rotating keys: https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kms_course.checks.l07_deletion import key_metadata
+from kms_course.exercises import Answers, CheckFailed, exercise
+
+LESSON = "06_key_rotation"
+ROTATION_PERIOD_DAYS = 180
+OLD_PLAINTEXT = b"before rotation"
+
+
+def _require_symmetric(meta: dict, name: str) -> None:
+    if meta.get("KeySpec") != "SYMMETRIC_DEFAULT":
+        raise CheckFailed(
+            f"`{name}` is a {meta.get('KeySpec')} key: only symmetric encryption keys "
+            "(KeySpec SYMMETRIC_DEFAULT, the create_key default) can rotate."
+        )
+
+
+@exercise(
+    "06-enable-rotation",
+    lesson=LESSON,
+    points=2,
+    hint="kms.enable_key_rotation(KeyId=..., RotationPeriodInDays=180).",
+    answers=("rotating_key_id",),
+)
+def _(kms: Any, answers: Answers) -> None:
+    meta = key_metadata(kms, answers.get("rotating_key_id"), "rotating_key_id")
+    _require_symmetric(meta, "rotating_key_id")
+    status = kms.get_key_rotation_status(KeyId=meta["Arn"])
+    if not status["KeyRotationEnabled"]:
+        raise CheckFailed("Automatic rotation is not enabled: call kms.enable_key_rotation.")
+    period = status.get("RotationPeriodInDays")
+    if period != ROTATION_PERIOD_DAYS:
+        raise CheckFailed(
+            f"The rotation period is {period} days, not {ROTATION_PERIOD_DAYS}: pass "
+            f"RotationPeriodInDays={ROTATION_PERIOD_DAYS} (without it the period is 365 days)."
+        )
+
+
+@exercise(
+    "06-rotate-on-demand",
+    lesson=LESSON,
+    points=3,
+    hint="Encrypt first, then kms.rotate_key_on_demand(KeyId=...); the old ciphertext still "
+    "decrypts after the rotation.",
+    answers=("ondemand_key_id", "ondemand_old_ciphertext"),
+)
+def _(kms: Any, answers: Answers) -> None:
+    meta = key_metadata(kms, answers.get("ondemand_key_id"), "ondemand_key_id")
+    _require_symmetric(meta, "ondemand_key_id")
+    rotations = kms.list_key_rotations(KeyId=meta["Arn"])["Rotations"]
+    if not any(r.get("RotationType") == "ON_DEMAND" for r in rotations):
+        raise CheckFailed(
+            "ListKeyRotations shows no ON_DEMAND rotation of this key: call "
+            "kms.rotate_key_on_demand (enable_key_rotation only schedules future rotations)."
+        )
+    blob = answers.get("ondemand_old_ciphertext")
+    if not isinstance(blob, bytes):
+        raise CheckFailed(
+            "`ondemand_old_ciphertext` should be the bytes of response['CiphertextBlob'], not "
+            f"{type(blob).__name__}."
+        )
+    try:
+        plaintext = kms.decrypt(CiphertextBlob=blob, KeyId=meta["Arn"])["Plaintext"]
+    except kms.exceptions.ClientError as error:
+        raise CheckFailed(
+            "`ondemand_old_ciphertext` does not decrypt under this key "
+            f"({error.response['Error']['Code']}): encrypt with KeyId=ondemand_key_id."
+        ) from None
+    if plaintext != OLD_PLAINTEXT:
+        raise CheckFailed(f"The old ciphertext decrypts to {plaintext!r}, not {OLD_PLAINTEXT!r}.")
+
+
+@exercise(
+    "06-cannot-rotate",
+    lesson=LESSON,
+    points=2,
+    hint="Create the key with KeyUsage='GENERATE_VERIFY_MAC', KeySpec='HMAC_256', then catch "
+    "kms.exceptions.UnsupportedOperationException around kms.enable_key_rotation.",
+    answers=("mac_key_id", "mac_rotation_error"),
+)
+def _(kms: Any, answers: Answers) -> None:
+    meta = key_metadata(kms, answers.get("mac_key_id"), "mac_key_id")
+    if not str(meta.get("KeySpec", "")).startswith("HMAC_"):
+        raise CheckFailed(
+            f"`mac_key_id` is a {meta.get('KeySpec')} key, not an HMAC key: create it with "
+            "KeyUsage='GENERATE_VERIFY_MAC' and KeySpec='HMAC_256'."
+        )
+    code = answers.get("mac_rotation_error")
+    if code != "UnsupportedOperationException":
+        raise CheckFailed(
+            f"`mac_rotation_error` is {code!r}: HMAC keys cannot rotate, and EnableKeyRotation "
+            "fails with UnsupportedOperationException; store error.response['Error']['Code']."
+        )
