@@ -257,10 +257,10 @@ def cipher_for_data_key(data_key: Any) -> AESGCM:
 
     Raises:
         NotBytes: ``data_key`` is a ``str`` (e.g. hex or base64 text of the key).
-        DataKeyLengthError: any other length, with a hint: 150 bytes or more is the encrypted
-            copy (use ``Plaintext``, not ``CiphertextBlob``); 24 or 44 bytes of base64 text must
-            be decoded first; 32 or 64 hex digits must be ``bytes.fromhex()``-ed; anything else
-            (e.g. a password) needs GenerateDataKey, not a home-made key.
+        DataKeyLengthError: any other length, with a hint: 24 or 44 bytes of base64 text must
+            be decoded first; 32 or 64 hex digits must be ``bytes.fromhex()``-ed; 48 bytes or
+            more is probably the encrypted copy (use ``Plaintext``, not ``CiphertextBlob``);
+            anything else (e.g. a password) needs GenerateDataKey, not a home-made key.
     """
     if isinstance(data_key, str):
         raise NotBytes(
@@ -270,12 +270,16 @@ def cipher_for_data_key(data_key: Any) -> AESGCM:
     key = bytes(_require_bytes(data_key, "data key"))
     if len(key) in (16, 32):
         return AESGCM(key)
-    if len(key) >= 150:
-        hint = "this looks like an encrypted data key: use Plaintext, not CiphertextBlob"
-    elif len(key) in (24, 44) and _looks_like_base64(key):
+    if len(key) in (24, 44) and _looks_like_base64(key):
         hint = "this looks like base64 text: decode it first with base64.b64decode()"
     elif len(key) in (32, 64) and re.fullmatch(rb"[0-9a-fA-F]+", key):
         hint = "this looks like hex text: decode it first with bytes.fromhex()"
+    elif len(key) >= 48:
+        # Real KMS returns a 184-byte CiphertextBlob for a 32-byte data key; moto's is shorter.
+        hint = (
+            "if this is GenerateDataKey's CiphertextBlob (the encrypted copy), use Plaintext, "
+            "not CiphertextBlob"
+        )
     else:
         hint = (
             "use GenerateDataKey's Plaintext (KeySpec='AES_256'); a password is not a key "
@@ -710,7 +714,7 @@ def _atomic_stream(stream_factory, src: Path, dst: Path, check_header=None) -> N
 
 
 def _sdk_error(
-    error: AWSEncryptionSDKClientError, operation: str, kms_errors: list | None = None
+    error: Exception, operation: str, kms_errors: list | None = None
 ) -> EnvelopeError:
     cause = error.__cause__ or error.__context__
     while cause is not None and not isinstance(cause, ClientError):
@@ -722,6 +726,8 @@ def _sdk_error(
         if isinstance(mapped, EnvelopeError):
             return mapped
     text = str(error)
+    if operation != "Decrypt":
+        return EnvelopeError(f"{operation}: the AWS Encryption SDK failed ({text}).")
     if "KMS" in text or "master key" in text.lower() or "data key" in text.lower():
         return WrongKey(f"{operation}: the data key could not be obtained from KMS ({text}).")
     return TamperedCiphertext(
@@ -759,19 +765,22 @@ def encrypt_file(
         dst: path of the message to write (replaced if it exists).
         encryption_context: ``dict`` of ``str`` to ``str``; keys may not start with
             ``aws-crypto-`` (reserved by the SDK).
-        frame_length: plaintext bytes per frame, a multiple of 16, default 1 MiB. Memory use is
+        frame_length: plaintext bytes per frame, a multiple of 128, default 1 MiB. Memory use is
             a small multiple of it.
 
     Raises:
         InvalidEncryptionContext: the context is not ``str`` -> ``str`` or uses a reserved key.
         WrongKey / KeyNotUsable: KMS refused the key.
         FileNotFoundError / OSError: ``src`` unreadable or ``dst``'s folder unwritable.
-        ValueError: ``frame_length`` is not a positive multiple of 16.
+        ValueError: ``frame_length`` is not a positive multiple of 128.
     """
     context, _ = _canonical_context(encryption_context)
     src_path, dst_path = _path(src, "src"), _path(dst, "dst")
-    if not isinstance(frame_length, int) or frame_length <= 0 or frame_length % 16:
-        raise ValueError(f"frame_length must be a positive multiple of 16 bytes (got {frame_length}).")
+    if not isinstance(frame_length, int) or frame_length <= 0 or frame_length % 128:
+        raise ValueError(
+            f"frame_length must be a positive multiple of 128 bytes (got {frame_length}), "
+            "as the AWS Encryption SDK for Python requires."
+        )
     master_key = KMSMasterKey(key_id=key_id, client=kms)
 
     def stream(source):
@@ -841,5 +850,7 @@ def decrypt_file(
 
     try:
         _atomic_stream(stream, src_path, dst_path, check_header)
-    except AWSEncryptionSDKClientError as error:
+    except (EnvelopeError, OSError):
+        raise
+    except Exception as error:  # the SDK lets parsing errors of hostile input escape unwrapped
         raise _sdk_error(error, "Decrypt", provider.kms_errors) from error
