@@ -44,6 +44,7 @@ def new_key(kms, **kwargs) -> str:
 # --- registry -----------------------------------------------------------------------------------
 
 LESSON_EXERCISES = {
+    "01_understanding_kms": {"01-aws-managed-key", "01-public-key", "01-largest-plaintext"},
     "03_creating_and_describing_keys": {"03-hmac-key", "03-signing-key", "03-alias-state"},
 }
 
@@ -172,4 +173,108 @@ def test_alias_state_fails_on_hmac_key(kms):
     assert_fails(
         verdict(kms, "03-alias-state", orders_key_id=key, orders_key_state="Enabled"),
         "KeySpec 'HMAC_256'",
+    )
+
+
+# --- lesson 01 ------------------------------------------------------------------------------------
+
+
+def test_aws_managed_key_passes_with_key_manager_aws(kms):
+    # DescribeKey on a predefined alias/aws/... alias creates the AWS managed key, whose
+    # KeyManager is AWS (API_DescribeKey.html; developerguide/concepts.html).
+    metadata = kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]
+    assert metadata["KeyManager"] == "AWS"
+    result = verdict(
+        kms, "01-aws-managed-key", s3_key_id=metadata["KeyId"], s3_key_manager="AWS"
+    )
+    assert result.passed, result.text()
+
+
+def test_aws_managed_key_fails_on_customer_key(kms):
+    kms.describe_key(KeyId="alias/aws/s3")
+    mine = new_key(kms)
+    assert_fails(
+        verdict(kms, "01-aws-managed-key", s3_key_id=mine, s3_key_manager="CUSTOMER"),
+        "not the one behind alias/aws/s3",
+    )
+
+
+def test_aws_managed_key_fails_on_wrong_manager(kms):
+    key = kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]["KeyId"]
+    assert_fails(
+        verdict(kms, "01-aws-managed-key", s3_key_id=key, s3_key_manager="CUSTOMER"),
+        "`s3_key_manager` is 'CUSTOMER'",
+        "'AWS'",
+    )
+
+
+def test_aws_managed_key_fails_on_made_up_id(kms):
+    assert_fails(
+        verdict(kms, "01-aws-managed-key", s3_key_id=MADE_UP_KEY_ID, s3_key_manager="AWS"),
+        "no KMS key with that ID exists",
+    )
+
+
+def test_public_key_passes(kms):
+    key = new_key(kms, KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")
+    der = kms.get_public_key(KeyId=key)["PublicKey"]
+    assert verdict(kms, "01-public-key", pair_key_id=key, public_key_der=der).passed
+
+
+def test_public_key_fails_on_symmetric_key(kms):
+    key = new_key(kms)
+    assert_fails(
+        verdict(kms, "01-public-key", pair_key_id=key, public_key_der=b"x"),
+        "KeySpec 'SYMMETRIC_DEFAULT'",
+        "has no public key",
+    )
+
+
+def test_public_key_fails_on_other_keys_public_key(kms):
+    key = new_key(kms, KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")
+    other = new_key(kms, KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")
+    der = kms.get_public_key(KeyId=other)["PublicKey"]
+    assert_fails(
+        verdict(kms, "01-public-key", pair_key_id=key, public_key_der=der),
+        "not the public key of the key in `pair_key_id`",
+    )
+
+
+def test_public_key_fails_on_base64_text(kms):
+    key = new_key(kms, KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")
+    der = kms.get_public_key(KeyId=key)["PublicKey"]
+    assert_fails(
+        verdict(
+            kms, "01-public-key", pair_key_id=key, public_key_der=base64.b64encode(der).decode()
+        ),
+        "is a str",
+    )
+
+
+def test_largest_plaintext_passes_at_4096_bytes(kms):
+    key = new_key(kms)
+    blob = kms.encrypt(KeyId=key, Plaintext=b"A" * 4096)["CiphertextBlob"]
+    assert verdict(kms, "01-largest-plaintext", max_ciphertext=blob).passed
+
+
+def test_encrypt_refuses_4097_bytes(kms):
+    # Encrypt's Plaintext is 1 to 4096 bytes (API_Encrypt.html).
+    key = new_key(kms)
+    with pytest.raises(kms.exceptions.ClientError) as raised:
+        kms.encrypt(KeyId=key, Plaintext=b"A" * 4097)
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_largest_plaintext_fails_below_limit(kms):
+    key = new_key(kms)
+    blob = kms.encrypt(KeyId=key, Plaintext=b"A" * 4095)["CiphertextBlob"]
+    assert_fails(
+        verdict(kms, "01-largest-plaintext", max_ciphertext=blob), "holds 4095 bytes", "4096"
+    )
+
+
+def test_largest_plaintext_fails_on_made_up_bytes(kms):
+    assert_fails(
+        verdict(kms, "01-largest-plaintext", max_ciphertext=b"A" * 4096),
+        "KMS cannot decrypt `max_ciphertext`",
     )

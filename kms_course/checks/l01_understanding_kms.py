@@ -1,0 +1,121 @@
+"""Checks of lesson 01, "Understanding AWS KMS".
+
+Sources: AWS KMS keys (customer managed, AWS managed, AWS owned)
+https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html; DescribeKey (KeyManager; a
+predefined ``alias/aws/...`` alias creates its AWS managed key)
+https://docs.aws.amazon.com/kms/latest/APIReference/API_DescribeKey.html; GetPublicKey
+https://docs.aws.amazon.com/kms/latest/APIReference/API_GetPublicKey.html; Encrypt (plaintext of
+1 to 4096 bytes) https://docs.aws.amazon.com/kms/latest/APIReference/API_Encrypt.html.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from kms_course.checks.l03_creating_keys import describe_answer_key
+from kms_course.exercises import Answers, CheckFailed, exercise
+
+LESSON = "01_understanding_kms"
+S3_ALIAS = "alias/aws/s3"
+#: Encrypt's documented maximum plaintext size, in bytes (API_Encrypt.html, Plaintext).
+ENCRYPT_MAX_BYTES = 4096
+
+
+def bytes_answer(answers: Answers, name: str) -> bytes:
+    """The student's variable ``name``, which must hold ``bytes``.
+
+    Raises:
+        CheckFailed: missing, or not bytes (a base64 ``str`` gets a hint to decode it).
+    """
+    value = answers.get(name)
+    if isinstance(value, str):
+        raise CheckFailed(
+            f"`{name}` is a str; KMS returns bytes. Store the bytes from the response itself "
+            "(if you base64-encoded them, use base64.b64decode() to get the bytes back)."
+        )
+    if not isinstance(value, (bytes, bytearray)):
+        raise CheckFailed(f"`{name}` should be bytes, but it is {type(value).__name__}.")
+    return bytes(value)
+
+
+@exercise(
+    "01-aws-managed-key",
+    lesson=LESSON,
+    points=2,
+    hint=f"kms.describe_key(KeyId='{S3_ALIAS}')['KeyMetadata'] has both the KeyId and the "
+    "KeyManager.",
+    answers=("s3_key_id", "s3_key_manager"),
+)
+def _aws_managed_key(kms: Any, answers: Answers) -> None:
+    metadata = describe_answer_key(kms, answers, "s3_key_id")
+    s3_key = kms.describe_key(KeyId=S3_ALIAS)["KeyMetadata"]
+    if metadata["KeyId"] != s3_key["KeyId"]:
+        raise CheckFailed(
+            f"`s3_key_id` names a key, but not the one behind {S3_ALIAS}: take the KeyId from "
+            f"describe_key(KeyId='{S3_ALIAS}')."
+        )
+    manager = answers.get("s3_key_manager")
+    if manager != s3_key["KeyManager"]:
+        raise CheckFailed(
+            f"`s3_key_manager` is {manager!r}, but the key's KeyManager field is "
+            f"{s3_key['KeyManager']!r}."
+        )
+
+
+@exercise(
+    "01-public-key",
+    lesson=LESSON,
+    points=2,
+    hint="create_key(KeyUsage='SIGN_VERIFY', KeySpec='ECC_NIST_P256'), then "
+    "kms.get_public_key(KeyId=...)['PublicKey'].",
+    answers=("pair_key_id", "public_key_der"),
+)
+def _public_key(kms: Any, answers: Answers) -> None:
+    metadata = describe_answer_key(kms, answers, "pair_key_id")
+    if metadata.get("KeySpec") in (None, "SYMMETRIC_DEFAULT") or str(
+        metadata.get("KeySpec")
+    ).startswith("HMAC_"):
+        raise CheckFailed(
+            f"The key in `pair_key_id` has KeySpec {metadata.get('KeySpec')!r}: a symmetric key "
+            "has no public key. Create an asymmetric key (an RSA or ECC KeySpec)."
+        )
+    if metadata.get("KeyUsage") != "SIGN_VERIFY":
+        raise CheckFailed(
+            f"The key in `pair_key_id` has KeyUsage {metadata.get('KeyUsage')!r}; the exercise "
+            "asks for a signing key (SIGN_VERIFY)."
+        )
+    given = bytes_answer(answers, "public_key_der")
+    if given != kms.get_public_key(KeyId=metadata["KeyId"])["PublicKey"]:
+        raise CheckFailed(
+            "`public_key_der` is not the public key of the key in `pair_key_id`: store "
+            "kms.get_public_key(KeyId=pair_key_id)['PublicKey']."
+        )
+
+
+@exercise(
+    "01-largest-plaintext",
+    lesson=LESSON,
+    points=2,
+    hint=f"Encrypt takes at most {ENCRYPT_MAX_BYTES} bytes: kms.encrypt(KeyId=..., "
+    f"Plaintext=b'A' * {ENCRYPT_MAX_BYTES})['CiphertextBlob'].",
+    answers=("max_ciphertext",),
+)
+def _largest_plaintext(kms: Any, answers: Answers) -> None:
+    blob = bytes_answer(answers, "max_ciphertext")
+    try:
+        plaintext = kms.decrypt(CiphertextBlob=blob)["Plaintext"]
+    except ClientError as error:
+        raise CheckFailed(
+            "KMS cannot decrypt `max_ciphertext` "
+            f"({error.response['Error']['Code']}): store the CiphertextBlob from encrypt, "
+            "unchanged."
+        ) from None
+    if len(plaintext) != ENCRYPT_MAX_BYTES:
+        raise CheckFailed(
+            f"`max_ciphertext` holds {len(plaintext)} bytes of plaintext; the exercise asks for "
+            f"the largest plaintext Encrypt accepts, {ENCRYPT_MAX_BYTES} bytes."
+        )
+    if set(plaintext) != {ord("A")}:
+        raise CheckFailed("The plaintext should be the letter A repeated (b'A' * 4096).")
