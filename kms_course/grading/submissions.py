@@ -1,0 +1,162 @@
+"""Find submissions, read them defensively, and tell which lesson each one is.
+
+A submission is a notebook file; its student is the folder it sits in (one folder per student)
+or, for a loose notebook, its file stem. Reading never raises: a file that is not JSON, not a
+notebook, or of an nbformat too old to upgrade gets a status instead
+(https://nbformat.readthedocs.io/en/latest/api.html#reading-and-writing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from kms_course.transforms.cells import exercise_ids
+
+
+LESSON_FILE = re.compile(r"^\d\d_")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One notebook to grade: ``student`` name, ``path`` of the file, ``key`` unique per student."""
+
+    student: str
+    path: str
+    key: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"student": self.student, "path": self.path, "key": self.key}
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "unnamed"
+
+
+def _notebooks_in(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and p.is_file()
+    )
+
+
+def discover(paths: list[str]) -> list[Submission]:
+    """The submissions named by ``paths`` (files and folders), in a stable order.
+
+    * a file: one submission, student = file stem;
+    * a folder holding only lesson notebooks (``NN_topic.ipynb``) and no sub-folder: one
+      student's folder (student = the folder's name);
+    * any other folder (a class): each sub-folder is a student (every notebook below it a
+      submission), each loose notebook a student named by its stem.
+
+    Raises:
+        FileNotFoundError: a path does not exist (the message names it).
+    """
+    found: list[Submission] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise FileNotFoundError(f"No such submission file or folder: {raw}")
+        if path.is_file():
+            found.append(Submission(_safe(path.stem), str(path), _safe(path.stem)))
+            continue
+        folders = [c for c in sorted(path.iterdir()) if c.is_dir() and not c.name.startswith(".")]
+        loose = sorted(p for p in path.glob("*.ipynb") if p.is_file())
+        if not folders and loose and all(LESSON_FILE.match(p.stem) for p in loose):
+            found.extend(_student_folder(path))
+            continue
+        for child in folders:
+            found.extend(_student_folder(child))
+        found.extend(Submission(_safe(p.stem), str(p), _safe(p.stem)) for p in loose)
+    return found
+
+
+def _student_folder(folder: Path) -> list[Submission]:
+    student = _safe(folder.name)
+    return [
+        Submission(student, str(p), _safe(str(p.relative_to(folder).with_suffix(""))))
+        for p in _notebooks_in(folder)
+    ]
+
+
+def sha256(path: str) -> str:
+    """Hex SHA-256 of a file's bytes ("" if unreadable)."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def read_notebook(path: str) -> tuple[NotebookNode | None, str, str]:
+    """Read a submitted notebook without trusting it.
+
+    Returns:
+        ``(nb, "ok", "")`` with an nbformat v4 notebook, or ``(None, status, message)`` with
+        status ``unreadable``, ``not-json``, ``not-a-notebook`` or ``unsupported-nbformat``. A v3
+        notebook is upgraded with nbformat's converter; v4 notebooks are not schema-validated
+        (only their solution cells' sources are used).
+    """
+    import nbformat
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return None, "unreadable", f"cannot read the file: {error}"
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        return None, "not-json", f"the file is not JSON (a notebook is JSON): {error}"
+    if not isinstance(data, dict) or "nbformat" not in data:
+        return None, "not-a-notebook", "the file is JSON but not a Jupyter notebook"
+    major = data.get("nbformat")
+    try:
+        if major == 4:
+            nb = nbformat.from_dict(data)
+            if not isinstance(nb.get("cells"), list):
+                raise ValueError("no list of cells")
+        elif major in (2, 3):
+            nb = nbformat.reads(text, as_version=4)
+        else:
+            return None, "unsupported-nbformat", f"nbformat {major!r} is not supported (use 4)"
+    except Exception as error:
+        return None, "unsupported-nbformat", f"cannot read notebook format {major!r}: {error}"
+    nb.cells = [c for c in nb.cells if isinstance(c, dict) and "cell_type" in c]
+    for cell in nb.cells:
+        cell.setdefault("metadata", NotebookNode())
+        cell.setdefault("source", "")
+    return nb, "ok", ""
+
+
+def identify_lesson(
+    nb: NotebookNode | None, path: str, lessons: dict[str, list[str]]
+) -> tuple[str | None, str]:
+    """Which lesson a submission is: by its exercise ids first, then by its file name.
+
+    Args:
+        nb: the notebook (None if it could not be read).
+        path: its file path.
+        lessons: lesson (notebook stem) -> its exercise ids.
+
+    Returns:
+        ``(lesson, how)`` with ``how`` in ``"metadata"``, ``"filename"``; or ``(None, reason)``.
+    """
+    if nb is not None:
+        ids = set(exercise_ids(nb))
+        overlap = {lesson: len(ids & set(exs)) for lesson, exs in lessons.items()}
+        best = max(overlap, key=overlap.get, default=None)
+        if best is not None and overlap[best] > 0:
+            return best, "metadata"
+    stem = Path(path).stem
+    for lesson in lessons:
+        if stem == lesson or stem.startswith(lesson):
+            return lesson, "filename"
+    number = re.match(r"(\d\d)[_-]", stem)
+    if number:
+        for lesson in lessons:
+            if lesson.startswith(number.group(1) + "_"):
+                return lesson, "filename"
+    return None, "no known exercise ids in its metadata and no lesson name in its file name"

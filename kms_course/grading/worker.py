@@ -1,0 +1,184 @@
+"""Grade one submission in a worker process that owns one sandbox server for its lifetime.
+
+``init_worker(config)`` runs once per worker process (the pool's initializer): it starts the
+guarded course server (:mod:`kms_course.grading.sandbox`), makes the grader's KMS client and
+loads the master notebooks. ``grade(submission)`` then resets the sandbox, builds the notebook to
+run (master cells + the student's solution sources), executes it in a fresh kernel, and returns
+a plain-data result (pickled back to the parent, which writes it).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from kms_course.exercises import Verdict, run_check
+from kms_course.grading import execute as execution
+from kms_course.grading.masters import Master, load_masters
+from kms_course.grading.submissions import identify_lesson, read_notebook, sha256
+
+
+@dataclass(frozen=True)
+class GradeConfig:
+    """Grading settings (seconds, characters); picklable for the worker pool."""
+
+    masters: str | None = None
+    lesson: str | None = None
+    cell_timeout: float = execution.CELL_TIMEOUT
+    submission_timeout: float = execution.SUBMISSION_TIMEOUT
+    max_cell_output: int = execution.MAX_CELL_OUTPUT
+    max_total_output: int = execution.MAX_TOTAL_OUTPUT
+
+
+class _Worker:
+    def __init__(self, config: GradeConfig):
+        from kms_course.grading.sandbox import GradingServer
+
+        self.config = config
+        self.masters = load_masters(config.masters)
+        self.server = GradingServer().start()
+        self.kms = self.server.kms()
+
+
+_WORKER: _Worker | None = None
+
+
+def init_worker(config: GradeConfig) -> None:
+    """Pool initializer: start this process's sandbox server and load the masters (once)."""
+    global _WORKER
+    if _WORKER is None or _WORKER.config != config:
+        _WORKER = _Worker(config)
+
+
+def _zero(master: Master, message: str) -> dict[str, dict[str, Any]]:
+    return {
+        e.id: {
+            "points": 0,
+            "max_points": e.points,
+            "passed": False,
+            "message": message,
+            "hint": e.hint,
+            "error": None,
+            "submitted": False,
+        }
+        for e in master.exercises
+    }
+
+
+def grade(submission: dict[str, str]) -> dict[str, Any]:
+    """Grade one submission (``Submission.to_dict()``) and return its result (plain data).
+
+    The result holds ``student``, ``path``, ``key``, ``sha256``, ``lesson``, ``status`` (``"ok"``
+    or comma-joined issue words), ``messages``, ``exercises`` (id -> points, max_points, passed,
+    message, hint, error, submitted), ``total``, ``max_points`` and ``seconds``. Never raises for
+    anything in the submission.
+    """
+    assert _WORKER is not None, "init_worker() was not called"
+    w = _WORKER
+    started = time.monotonic()
+    result: dict[str, Any] = {
+        **submission,
+        "sha256": sha256(submission["path"]),
+        "lesson": None,
+        "status": "ok",
+        "messages": [],
+        "exercises": {},
+        "total": 0,
+        "max_points": 0,
+    }
+    issues: list[str] = []
+    nb, read_status, read_message = read_notebook(submission["path"])
+    lessons = {name: [e.id for e in m.exercises] for name, m in w.masters.items()}
+    lesson, how = identify_lesson(nb, submission["path"], lessons)
+    wanted = w.config.lesson
+    if read_status != "ok":
+        issues.append(read_status)
+        result["messages"].append(read_message)
+    if wanted and lesson and lesson != wanted:
+        issues.append("wrong-lesson")
+        result["messages"].append(
+            f"this notebook is lesson {lesson} (by its {how}), not {wanted}: submit {wanted}.ipynb"
+        )
+        lesson = wanted
+        nb = None
+    elif lesson is None:
+        lesson = wanted
+        if read_status == "ok":
+            issues.append("unknown-lesson")
+            result["messages"].append(f"cannot tell which lesson this is: {how}")
+    master = w.masters.get(lesson) if lesson else None
+    result["lesson"] = lesson
+    if master is None:
+        result["status"] = ",".join(issues) or "unknown-lesson"
+        result["seconds"] = time.monotonic() - started
+        return result
+    if nb is None or issues:
+        result["exercises"] = _zero(master, f"not graded: {'; '.join(result['messages'])}")
+        result.update(status=",".join(issues), max_points=master.max_points)
+        result["seconds"] = time.monotonic() - started
+        return result
+    result.update(_run(w, master, nb))
+    result["seconds"] = time.monotonic() - started
+    return result
+
+
+def _run(w: _Worker, master: Master, nb) -> dict[str, Any]:
+    from kms_course.transforms import take_master_cells
+
+    graded = take_master_cells(nb, master.nb)
+    submitted = {
+        (c.metadata.get("kms_course") or {}).get("exercise"): c.metadata["kms_course"]["submitted"]
+        for c in graded.cells
+        if "submitted" in (c.metadata.get("kms_course") or {})
+    }
+    w.server.reset()
+    home = tempfile.mkdtemp(prefix="kms-grade-home-")
+    cwd = tempfile.mkdtemp(prefix="kms-grade-cwd-")
+    try:
+        report = execution.execute(
+            graded,
+            master.answers(),
+            lambda ex, values: run_check(ex, w.kms, values),
+            env=w.server.kernel_env(home),
+            cwd=cwd,
+            cell_timeout=w.config.cell_timeout,
+            submission_timeout=w.config.submission_timeout,
+            max_cell_output=w.config.max_cell_output,
+            max_total_output=w.config.max_total_output,
+        )
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(cwd, ignore_errors=True)
+    return summarize(master, report, submitted)
+
+
+def summarize(master: Master, report: execution.ExecutionReport, submitted: dict) -> dict[str, Any]:
+    """Turn an execution report into the result's ``exercises``, totals and status."""
+    exercises: dict[str, dict[str, Any]] = {}
+    unreached = "not graded: " + ("; ".join(report.messages) or "its check was never reached")
+    for ex in master.exercises:
+        verdict = report.verdicts.get(ex.id) or Verdict(
+            ex.id, False, 0, ex.points, unreached, ex.hint
+        )
+        item = asdict(verdict)
+        item.pop("exercise")
+        item["error"] = report.solution_errors.get(ex.id)
+        item["submitted"] = bool(submitted.get(ex.id, False))
+        exercises[ex.id] = item
+    issues = list(report.issues)
+    real_errors = [e for e in report.solution_errors.values() if not e.startswith("NotImplementedError")]
+    if real_errors and "solution-error" not in issues:
+        issues.append("solution-error")
+    messages = list(report.messages) + [f"lesson {e}" for e in report.other_errors]
+    if report.other_errors:
+        issues.append("lesson-cell-error")
+    return {
+        "exercises": exercises,
+        "total": sum(e["points"] for e in exercises.values()),
+        "max_points": master.max_points,
+        "status": ",".join(issues) or "ok",
+        "messages": messages,
+    }

@@ -1,0 +1,76 @@
+"""Replace every solution region with the stub a student fills in (nbgrader's ``ClearSolutions``).
+
+A region runs from a line containing ``### BEGIN SOLUTION`` to a line containing
+``### END SOLUTION``; it becomes ``# YOUR CODE HERE`` / ``raise NotImplementedError()`` indented
+like the BEGIN line. A solution cell without markers becomes the stub as a whole. Source:
+https://nbgrader.readthedocs.io/en/stable/user_guide/creating_and_grading_assignments.html#autograded-answer-cells
+"""
+
+from __future__ import annotations
+
+import copy
+
+from nbformat import NotebookNode
+
+from kms_course.exercises import SOLUTION_BEGIN, SOLUTION_END
+from kms_course.transforms.cells import STUB_CODE, STUB_TEXT, is_solution, source
+
+
+class SolutionMarkerError(ValueError):
+    """Solution markers are unbalanced, nested, or outside a solution cell."""
+
+
+def clear_region(text: str, stub: str = STUB_CODE) -> tuple[str, bool]:
+    """Replace each BEGIN/END SOLUTION region of ``text`` by ``stub``.
+
+    Returns:
+        ``(new_text, found)``; ``found`` is True when at least one region was replaced.
+
+    Raises:
+        SolutionMarkerError: a nested BEGIN, an END without BEGIN, or a BEGIN without END.
+    """
+    out: list[str] = []
+    inside = False
+    found = False
+    for line in text.splitlines():
+        if SOLUTION_BEGIN in line:
+            if inside:
+                raise SolutionMarkerError("nested '### BEGIN SOLUTION': close the first region")
+            inside = found = True
+            indent = line[: len(line) - len(line.lstrip())]
+            out.extend(indent + stub_line for stub_line in stub.splitlines())
+        elif SOLUTION_END in line:
+            if not inside:
+                raise SolutionMarkerError("'### END SOLUTION' without a '### BEGIN SOLUTION'")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise SolutionMarkerError("'### BEGIN SOLUTION' without a '### END SOLUTION'")
+    return "\n".join(out), found
+
+
+def clear_solutions(nb: NotebookNode) -> NotebookNode:
+    """Return a copy of ``nb`` with every solution region replaced by the stub.
+
+    Raises:
+        SolutionMarkerError: unbalanced markers, or markers in a cell that is not a solution
+            cell (mark it ``nbgrader.solution: true`` or remove the markers); the message names
+            the cell index.
+    """
+    nb = copy.deepcopy(nb)
+    for index, cell in enumerate(nb.cells):
+        text = source(cell)
+        stub = STUB_CODE if cell.cell_type == "code" else STUB_TEXT
+        try:
+            new_text, found = clear_region(text, stub)
+        except SolutionMarkerError as error:
+            raise SolutionMarkerError(f"cell {index}: {error}") from None
+        if found and not is_solution(cell):
+            raise SolutionMarkerError(
+                f"cell {index} has solution markers but is not a solution cell: set "
+                "metadata.nbgrader.solution = true or remove the markers"
+            )
+        if is_solution(cell):
+            cell.source = new_text if found else stub
+    return nb
