@@ -133,7 +133,7 @@ def moto_answer(ctx, operation: str) -> dict:
     """moto's own JSON answer to the current request, as a dict (for ``@replace`` rules)."""
     handler = getattr(type(ctx), _snake(operation))
     original = getattr(handler, "_kms_course_original", handler)
-    out = original(ctx)
+    out = _call_moto(operation, original, ctx)
     return json.loads(out) if isinstance(out, str) else out
 
 
@@ -898,8 +898,8 @@ def require_rotatable(key, operation: str) -> None:
 
 def _rotation_key(ctx, params: dict, operation: str):
     key = key_id_or_arn_only(ctx, params.get("KeyId"))
-    require_usable(key)
     require_rotatable(key, operation)
+    require_usable(key)
     return key
 
 
@@ -1007,26 +1007,69 @@ def _snake(operation: str) -> str:
     return camelcase_to_underscores(operation)
 
 
+@functools.lru_cache(maxsize=1)
+def _service_model():
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("kms")
+
+
+def require_members(operation: str, params: dict) -> None:
+    """A request without a required member is a ValidationException, in AWS's wording. (botocore
+    checks this on the client; this catches clients that skip validation, which moto would
+    otherwise answer with a Python exception or an HTTP 500.)
+
+    https://docs.aws.amazon.com/kms/latest/APIReference/CommonErrors.html
+    """
+    shape = _service_model().operation_model(operation).input_shape
+    for member in getattr(shape, "required_members", ()):
+        if params.get(member) is None:
+            field = member[0].lower() + member[1:]
+            raise KmsError(
+                "ValidationException",
+                f"1 validation error detected: Value null at '{field}' failed to satisfy "
+                "constraint: Member must not be null",
+            )
+
+
+def _call_moto(operation: str, original: Callable, ctx) -> Any:
+    """moto's answer; a Python exception inside moto becomes KMSInternalException (HTTP 400, so
+    botocore does not retry it) naming the sandbox, instead of a traceback or an HTTP 500."""
+    from moto.core.exceptions import ServiceException
+    from werkzeug.exceptions import HTTPException
+
+    try:
+        return original(ctx)
+    except (HTTPException, ServiceException, NotImplementedError):
+        raise
+    except Exception as error:
+        raise KmsError(
+            "KMSInternalException",
+            f"The offline sandbox (moto) failed on {operation}: {type(error).__name__}: {error}",
+        ) from error
+
+
 def _wrap(operation: str, original: Callable | None) -> Callable:
     def handler(self) -> str:
         if not ENABLED:
             if original is None:  # exactly what plain moto does
                 raise NotImplementedError(f"The {_snake(operation)} action has not been implemented")
             return original(self)
+        if original is None and operation not in _REPLACE:
+            raise KmsError(
+                "UnsupportedOperationException",
+                f"{operation} is not available in the offline sandbox.",
+            )
         params = json.loads(self.body or "{}")
+        require_members(operation, params)
         for rule in _BEFORE.get(operation, ()):
             rule(self, params)
         if _BEFORE.get(operation):
             self.body = json.dumps(params)  # moto reads the request with defaults filled in
         if operation in _REPLACE:
             body = _REPLACE[operation](self, params)
-        elif original is None:
-            raise KmsError(
-                "UnsupportedOperationException",
-                f"{operation} is not available in the offline sandbox.",
-            )
         else:
-            out = original(self)
+            out = _call_moto(operation, original, self)
             if not _AFTER.get(operation):
                 return out
             body = json.loads(out) if isinstance(out, str) else out
