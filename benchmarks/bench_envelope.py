@@ -1,0 +1,194 @@
+"""Throughput and peak memory of kms_course.envelope against its baselines, side by side.
+
+Usage::
+
+    python benchmarks/bench_envelope.py                      # 1 MiB, 64 MiB, 512 MiB
+    python benchmarks/bench_envelope.py --sizes 1,64 --repeat 3
+
+Each case runs in its own subprocess (so peak memory, ``resource.getrusage().ru_maxrss``, is that
+case's alone; it includes the interpreter, boto3 and moto, see the ``idle`` row) against the
+in-process moto sandbox, and prints the median of ``--repeat`` runs. Cases:
+
+* ``copy``: ``shutil.copyfile`` (the disk baseline for the file path);
+* ``aesgcm_into`` / ``aesgcm_oneshot``: cryptography's AES-256-GCM into a reused preallocated
+  buffer / one-shot ``encrypt`` (the baselines for the in-memory path);
+* ``ours_encrypt`` / ``ours_decrypt``: :func:`envelope.encrypt` / :func:`envelope.decrypt`
+  (up to ``MAX_IN_MEMORY_BYTES``);
+* ``ours_file_encrypt`` / ``ours_file_decrypt``: :func:`envelope.encrypt_file` / ``decrypt_file``;
+* ``sdk_default_file``: the AWS Encryption SDK's streaming encrypt with its default settings
+  (4096-byte frames, signed suite 0x0578), 64 KiB reads.
+
+File cases read a file in /tmp (or ``--workdir``) that is in the page cache; the output file is
+deleted before each run, outside the timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+MiB = 1024 * 1024
+CASES = (
+    "idle",
+    "copy",
+    "aesgcm_into",
+    "aesgcm_oneshot",
+    "ours_encrypt",
+    "ours_decrypt",
+    "sdk_default_file",
+    "ours_file_encrypt",
+    "ours_file_decrypt",
+)
+CTX = {"purpose": "benchmark"}
+
+
+def _kms():
+    from kms_course.sandbox import start_sandbox
+
+    kms = start_sandbox("moto", quiet=True)
+    return kms, kms.create_key()["KeyMetadata"]["Arn"]
+
+
+def _timed(setup, run, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        setup()
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _remove(path: str):
+    return lambda: os.path.exists(path) and os.unlink(path)
+
+
+def run_case(case: str, size: int, repeat: int, workdir: str) -> dict:
+    """Run one case in this process; return ``{"median_s": float | None, "peak_mib": float}``."""
+    src = os.path.join(workdir, f"plain-{size}")
+    out = os.path.join(workdir, f"out-{case}-{size}")
+    nothing = lambda: None  # noqa: E731
+    times: list[float] = []
+    if case == "idle":  # interpreter + boto3 + moto + one KMS key: the memory floor
+        _kms()
+    elif case == "copy":
+        times = _timed(_remove(out), lambda: shutil.copyfile(src, out), repeat)
+    elif case in ("aesgcm_into", "aesgcm_oneshot"):
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        data, cipher, nonce = os.urandom(size), AESGCM(AESGCM.generate_key(256)), os.urandom(12)
+        if case == "aesgcm_into":
+            buf = bytearray(size + 16)
+            times = _timed(nothing, lambda: cipher.encrypt_into(nonce, data, None, buf), repeat)
+        else:
+            times = _timed(nothing, lambda: cipher.encrypt(nonce, data, None), repeat)
+    elif case in ("ours_encrypt", "ours_decrypt"):
+        from kms_course import envelope
+
+        if size <= envelope.MAX_IN_MEMORY_BYTES:
+            kms, arn = _kms()
+            data = os.urandom(size)
+            if case == "ours_encrypt":
+                times = _timed(nothing, lambda: envelope.encrypt(kms, arn, data, CTX), repeat)
+            else:
+                blob = envelope.encrypt(kms, arn, data, CTX)
+                times = _timed(nothing, lambda: envelope.decrypt(kms, blob, CTX), repeat)
+    elif case in ("ours_file_encrypt", "ours_file_decrypt"):
+        from kms_course import envelope
+
+        kms, arn = _kms()
+        if case == "ours_file_encrypt":
+            times = _timed(
+                _remove(out), lambda: envelope.encrypt_file(kms, arn, src, out, CTX), repeat
+            )
+        else:
+            enc = out + ".enc"
+            envelope.encrypt_file(kms, arn, src, enc, CTX)
+            times = _timed(
+                _remove(out), lambda: envelope.decrypt_file(kms, enc, out, CTX), repeat
+            )
+            os.unlink(enc)
+    elif case == "sdk_default_file":
+        import aws_encryption_sdk
+        from aws_encryption_sdk.key_providers.kms import StrictAwsKmsMasterKeyProvider
+
+        kms, arn = _kms()
+        client = aws_encryption_sdk.EncryptionSDKClient()
+        provider = StrictAwsKmsMasterKeyProvider(key_ids=[arn])
+
+        def sdk_encrypt() -> None:
+            with open(src, "rb") as source, open(out, "wb") as dest:
+                with client.stream(mode="e", source=source, key_provider=provider) as stream:
+                    while chunk := stream.read(64 * 1024):
+                        dest.write(chunk)
+
+        times = _timed(_remove(out), sdk_encrypt, repeat)
+    if os.path.exists(out):
+        os.unlink(out)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {"median_s": statistics.median(times) if times else None, "peak_mib": peak}
+
+
+def _in_subprocess(case: str, size: int, repeat: int, workdir: str) -> dict:
+    command = [sys.executable, __file__, "--case", case, "--size", str(size)]
+    command += ["--repeat", str(repeat), "--workdir", workdir]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:6.2f}x" if a and b else "      -"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1,64,512", help="sizes in MiB, comma-separated")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per case (median)")
+    parser.add_argument("--workdir", default=None, help="folder for the test files (default /tmp)")
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.case:
+        print(json.dumps(run_case(args.case, args.size, args.repeat, args.workdir)))
+        return 0
+    workdir = args.workdir or tempfile.mkdtemp(prefix="bench-envelope-")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, files in {workdir}")
+    header = f"{'size':>8} {'case':<18} {'MiB/s':>9} {'peak MiB':>9}  ratios"
+    print(header)
+    print("-" * len(header))
+    for size_mib in (int(s) for s in args.sizes.split(",")):
+        size = size_mib * MiB
+        src = os.path.join(workdir, f"plain-{size}")
+        with open(src, "wb") as f:
+            for _ in range(size_mib):
+                f.write(os.urandom(MiB))
+        speed = {}
+        for case in CASES:
+            result = _in_subprocess(case, size, args.repeat, workdir)
+            median = result["median_s"]
+            speed[case] = size / MiB / median if median else None
+            ratios = ""
+            if case.startswith("ours_file") or case == "sdk_default_file":
+                ratios = f"vs copy {_ratio(speed[case], speed.get('copy'))}"
+            if case.startswith("ours_file"):
+                ratios += f"  vs SDK default {_ratio(speed[case], speed.get('sdk_default_file'))}"
+            if case in ("ours_encrypt", "ours_decrypt", "aesgcm_oneshot"):
+                ratios = f"vs encrypt_into {_ratio(speed[case], speed.get('aesgcm_into'))}"
+            shown = f"{speed[case]:9.0f}" if speed[case] else f"{'-':>9}"
+            print(f"{size_mib:>5} MiB {case:<18} {shown} {result['peak_mib']:9.0f}  {ratios}")
+        os.unlink(src)
+    if args.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
