@@ -177,7 +177,9 @@ def test_body_change_is_a_tampered_ciphertext(kms, small_envelope):
         envelope.decrypt(kms, bytes(tampered), CTX)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_random_changes_are_detected(kms, small_envelope, data):
     tampered = bytearray(small_envelope)
@@ -328,7 +330,9 @@ def test_json_errors(kms, small_envelope):
 def test_file_round_trip_sizes(kms, key_arn, tmp_path, size):
     data = os.urandom(size)
     (tmp_path / "plain").write_bytes(data)
-    envelope.encrypt_file(kms, key_arn, tmp_path / "plain", tmp_path / "enc", CTX, frame_length=FRAME)
+    envelope.encrypt_file(
+        kms, key_arn, tmp_path / "plain", tmp_path / "enc", CTX, frame_length=FRAME
+    )
     envelope.decrypt_file(kms, tmp_path / "enc", tmp_path / "dec", CTX)
     assert (tmp_path / "dec").read_bytes() == data
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dec", "enc", "plain"]
@@ -359,7 +363,9 @@ def _strict(arn):
 def test_interop_our_file_decrypts_with_the_sdk(kms, key_arn, tmp_path):
     data = os.urandom(3 * FRAME + 7)
     (tmp_path / "plain").write_bytes(data)
-    envelope.encrypt_file(kms, key_arn, tmp_path / "plain", tmp_path / "enc", CTX, frame_length=FRAME)
+    envelope.encrypt_file(
+        kms, key_arn, tmp_path / "plain", tmp_path / "enc", CTX, frame_length=FRAME
+    )
     plaintext, header = _sdk().decrypt(
         source=(tmp_path / "enc").read_bytes(), key_provider=_strict(key_arn)
     )
@@ -432,7 +438,9 @@ def test_file_strict_key_ids(kms, key_arn, other_key_arn, small_message, tmp_pat
 def test_encrypt_file_unknown_key_leaves_nothing(kms, tmp_path):
     (tmp_path / "plain").write_bytes(b"data")
     with pytest.raises(WrongKey):
-        envelope.encrypt_file(kms, "alias/does-not-exist", tmp_path / "plain", tmp_path / "enc", CTX)
+        envelope.encrypt_file(
+            kms, "alias/does-not-exist", tmp_path / "plain", tmp_path / "enc", CTX
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]
 
 
