@@ -7,7 +7,12 @@ The expected values come from the AWS documentation cited in each check module (
 
 from __future__ import annotations
 
+import base64
+import json
+import os
+
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kms_course import sandbox
 from kms_course.exercises import run_check
@@ -188,8 +193,6 @@ def test_06_rotate_on_demand_fails_when_only_automatic_rotation_enabled(kms):
 
 
 def test_06_rotate_on_demand_fails_on_base64_text_or_foreign_ciphertext(kms):
-    import base64
-
     key, other = new_key(kms), new_key(kms)
     blob = kms.encrypt(KeyId=key, Plaintext=b"before rotation")["CiphertextBlob"]
     kms.rotate_key_on_demand(KeyId=key)
@@ -223,4 +226,203 @@ def test_06_cannot_rotate_fails_for_symmetric_key_or_wrong_code(kms):
     assert_fails(
         kms, "06-cannot-rotate", "UnsupportedOperationException",
         mac_key_id=mac, mac_rotation_error=None,
+    )
+
+
+# --- lesson 05: data keys and envelope encryption -----------------------------------------------
+
+MINUTES = b"Board minutes: merger approved"
+MINUTES_CONTEXT = {"document_id": "minutes-7"}
+
+
+def seal(kms, key_id, document, context, *, nonce=None, kms_context=True, aad=True, data_key=None):
+    """The lesson's seal(), with switches for the mistakes students make."""
+    if data_key is None:
+        kwargs = {"EncryptionContext": context} if kms_context else {}
+        data_key = kms.generate_data_key(KeyId=key_id, KeySpec="AES_256", **kwargs)
+    nonce = os.urandom(12) if nonce is None else nonce
+    associated = json.dumps(context, sort_keys=True).encode() if aad else None
+    return {
+        "encrypted_data_key": data_key["CiphertextBlob"],
+        "nonce": nonce,
+        "ciphertext": AESGCM(data_key["Plaintext"]).encrypt(nonce, document, associated),
+    }
+
+
+def test_05_generate_data_key_passes(kms):
+    key = new_key(kms)
+    dk = kms.generate_data_key(KeyId=key, KeySpec="AES_256", EncryptionContext={"purpose": "lesson-05"})
+    assert len(dk["Plaintext"]) == 32  # AES_256 data key: 32 bytes (GenerateDataKey)
+    assert_passes(
+        kms, "05-generate-data-key",
+        dk_key_id=key, dk_encrypted_data_key=dk["CiphertextBlob"], dk_plaintext_length=32,
+    )
+
+
+def test_05_generate_data_key_fails_without_context(kms):
+    key = new_key(kms)
+    dk = kms.generate_data_key(KeyId=key, KeySpec="AES_256")
+    assert_fails(
+        kms, "05-generate-data-key", "generated without the encryption context",
+        dk_key_id=key, dk_encrypted_data_key=dk["CiphertextBlob"], dk_plaintext_length=32,
+    )
+
+
+def test_05_generate_data_key_fails_for_aes_128_and_wrong_length(kms):
+    key = new_key(kms)
+    ctx = {"purpose": "lesson-05"}
+    dk = kms.generate_data_key(KeyId=key, KeySpec="AES_128", EncryptionContext=ctx)
+    assert len(dk["Plaintext"]) == 16
+    assert_fails(
+        kms, "05-generate-data-key", "16 bytes, not 32",
+        dk_key_id=key, dk_encrypted_data_key=dk["CiphertextBlob"], dk_plaintext_length=16,
+    )
+    dk = kms.generate_data_key(KeyId=key, KeySpec="AES_256", EncryptionContext=ctx)
+    assert_fails(
+        kms, "05-generate-data-key", "`dk_plaintext_length` is 256",
+        dk_key_id=key, dk_encrypted_data_key=dk["CiphertextBlob"], dk_plaintext_length=256,
+    )
+
+
+def test_05_generate_data_key_fails_on_base64_text_and_other_key(kms):
+    key, other = new_key(kms), new_key(kms)
+    ctx = {"purpose": "lesson-05"}
+    dk = kms.generate_data_key(KeyId=key, KeySpec="AES_256", EncryptionContext=ctx)
+    assert_fails(
+        kms, "05-generate-data-key", "looks like text",
+        dk_key_id=key, dk_encrypted_data_key=base64.b64encode(dk["CiphertextBlob"]).decode(),
+        dk_plaintext_length=32,
+    )
+    assert_fails(
+        kms, "05-generate-data-key", "does not decrypt under the given key",
+        dk_key_id=other, dk_encrypted_data_key=dk["CiphertextBlob"], dk_plaintext_length=32,
+    )
+
+
+def test_05_seal_document_passes_with_fresh_nonce_and_data_key(kms):
+    key = new_key(kms)
+    assert_passes(
+        kms, "05-seal-document", seal_key_id=key,
+        sealed_first=seal(kms, key, MINUTES, MINUTES_CONTEXT),
+        sealed_second=seal(kms, key, MINUTES, MINUTES_CONTEXT),
+    )
+
+
+def test_05_seal_document_fails_on_a_reused_fixed_nonce(kms):
+    """Case C25: a constant nonce copied from a tutorial, used on every call."""
+    key = new_key(kms)
+    fixed = bytes(12)
+    assert_fails(
+        kms, "05-seal-document", "same nonce",
+        seal_key_id=key,
+        sealed_first=seal(kms, key, MINUTES, MINUTES_CONTEXT, nonce=fixed),
+        sealed_second=seal(kms, key, MINUTES, MINUTES_CONTEXT, nonce=fixed),
+    )
+
+
+def test_05_seal_document_fails_on_one_data_key_for_both(kms):
+    key = new_key(kms)
+    shared = kms.generate_data_key(KeyId=key, KeySpec="AES_256", EncryptionContext=MINUTES_CONTEXT)
+    assert_fails(
+        kms, "05-seal-document", "reused one data key",
+        seal_key_id=key,
+        sealed_first=seal(kms, key, MINUTES, MINUTES_CONTEXT, data_key=shared),
+        sealed_second=seal(kms, key, MINUTES, MINUTES_CONTEXT, data_key=shared),
+    )
+
+
+def test_05_seal_document_fails_without_context_as_aad_or_in_kms(kms):
+    key = new_key(kms)
+    good = seal(kms, key, MINUTES, MINUTES_CONTEXT)
+    assert_fails(
+        kms, "05-seal-document", "without the encryption context as associated data",
+        seal_key_id=key, sealed_first=seal(kms, key, MINUTES, MINUTES_CONTEXT, aad=False),
+        sealed_second=good,
+    )
+    assert_fails(
+        kms, "05-seal-document", "generated without the encryption context",
+        seal_key_id=key, sealed_first=good,
+        sealed_second=seal(kms, key, MINUTES, MINUTES_CONTEXT, kms_context=False),
+    )
+
+
+def test_05_seal_document_fails_on_the_wrong_context_or_document(kms):
+    key = new_key(kms)
+    good = seal(kms, key, MINUTES, MINUTES_CONTEXT)
+    assert_fails(
+        kms, "05-seal-document", "does not decrypt under the given key with the encryption context",
+        seal_key_id=key, sealed_first=seal(kms, key, MINUTES, {"document_id": "minutes-8"}),
+        sealed_second=good,
+    )
+    assert_fails(
+        kms, "05-seal-document", "decrypts to b'Board minutes'",
+        seal_key_id=key, sealed_first=seal(kms, key, b"Board minutes", MINUTES_CONTEXT),
+        sealed_second=good,
+    )
+
+
+def test_05_seal_document_fails_on_wrong_shapes(kms):
+    key = new_key(kms)
+    good = seal(kms, key, MINUTES, MINUTES_CONTEXT)
+    assert_fails(
+        kms, "05-seal-document", "should be a dict",
+        seal_key_id=key, sealed_first=good["ciphertext"], sealed_second=good,
+    )
+    text_nonce = dict(good, nonce=good["nonce"].hex())
+    assert_fails(
+        kms, "05-seal-document", "`sealed_second['nonce']` should be bytes",
+        seal_key_id=key, sealed_first=good, sealed_second=text_nonce,
+    )
+    assert_fails(
+        kms, "05-seal-document", "is 16 bytes",
+        seal_key_id=key, sealed_first=good,
+        sealed_second=seal(kms, key, MINUTES, MINUTES_CONTEXT, nonce=os.urandom(16)),
+    )
+
+
+DEFERRED_CONTEXT = {"job": "nightly-export"}
+
+
+def deferred(kms, key, *, context=DEFERRED_CONTEXT, document=b"nightly export"):
+    edk = kms.generate_data_key_without_plaintext(
+        KeyId=key, KeySpec="AES_256", EncryptionContext=context
+    )["CiphertextBlob"]
+    plaintext_key = kms.decrypt(CiphertextBlob=edk, EncryptionContext=context)["Plaintext"]
+    nonce = os.urandom(12)
+    aad = json.dumps(DEFERRED_CONTEXT, sort_keys=True).encode()
+    sealed = {"encrypted_data_key": edk, "nonce": nonce,
+              "ciphertext": AESGCM(plaintext_key).encrypt(nonce, document, aad)}
+    return edk, sealed
+
+
+def test_05_deferred_data_key_passes(kms):
+    key = new_key(kms)
+    edk, sealed = deferred(kms, key)
+    assert_passes(
+        kms, "05-deferred-data-key",
+        deferred_key_id=key, deferred_encrypted_data_key=edk, deferred_sealed=sealed,
+    )
+
+
+def test_05_deferred_data_key_fails_when_sealed_with_another_data_key(kms):
+    key = new_key(kms)
+    edk, _ = deferred(kms, key)
+    _, other_sealed = deferred(kms, key)
+    assert_fails(
+        kms, "05-deferred-data-key", "is not `deferred_encrypted_data_key`",
+        deferred_key_id=key, deferred_encrypted_data_key=edk, deferred_sealed=other_sealed,
+    )
+
+
+def test_05_deferred_data_key_fails_on_wrong_context_or_document(kms):
+    key = new_key(kms)
+    edk, sealed = deferred(kms, key, context={"job": "weekly-export"})
+    assert_fails(
+        kms, "05-deferred-data-key", "does not decrypt",
+        deferred_key_id=key, deferred_encrypted_data_key=edk, deferred_sealed=sealed,
+    )
+    edk, sealed = deferred(kms, key, document=b"daily export")
+    assert_fails(
+        kms, "05-deferred-data-key", "decrypts to b'daily export'",
+        deferred_key_id=key, deferred_encrypted_data_key=edk, deferred_sealed=sealed,
     )

@@ -1,0 +1,234 @@
+"""Checks of lesson 05, "Data keys and envelope encryption"
+(notebooks/05_data_keys_and_envelope_encryption.ipynb).
+
+A sealed document, as the lesson builds it, is a dict of bytes::
+
+    {"encrypted_data_key": <GenerateDataKey CiphertextBlob>,
+     "nonce": <12 random bytes>,
+     "ciphertext": <AESGCM(data key).encrypt(nonce, document, aad)>}
+
+where ``aad = json.dumps(encryption_context, sort_keys=True).encode("utf-8")`` and the same
+encryption context was passed to GenerateDataKey. The checks open it the way a reader would:
+KMS Decrypt of the encrypted data key with the encryption context, then AES-GCM decryption.
+
+Sources:
+* GenerateDataKey (KeySpec AES_256 -> 32-byte Plaintext; KeySpec or NumberOfBytes):
+  https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKey.html
+* Decrypt with EncryptionContext: https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html
+* AES-GCM in cryptography (12-byte nonce, never reused with the same key; InvalidTag):
+  https://cryptography.io/en/latest/hazmat/primitives/aead/#cryptography.hazmat.primitives.ciphers.aead.AESGCM
+* NIST SP 800-38D, section 8 (uniqueness of GCM IVs): https://doi.org/10.6028/NIST.SP.800-38D
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from kms_course.checks.l07_deletion import key_metadata
+from kms_course.exercises import Answers, CheckFailed, exercise
+
+LESSON = "05_data_keys_and_envelope_encryption"
+#: Length of an AES_256 data key, in bytes (GenerateDataKey, KeySpec AES_256).
+AES_256_KEY_BYTES = 32
+#: The nonce length the lesson uses for AES-GCM, in bytes (96 bits, SP 800-38D's recommended size).
+NONCE_BYTES = 12
+SEALED_FIELDS = ("encrypted_data_key", "nonce", "ciphertext")
+
+DATA_KEY_CONTEXT = {"purpose": "lesson-05"}
+SEAL_CONTEXT = {"document_id": "minutes-7"}
+SEAL_DOCUMENT = b"Board minutes: merger approved"
+DEFERRED_CONTEXT = {"job": "nightly-export"}
+DEFERRED_DOCUMENT = b"nightly export"
+
+
+def context_aad(encryption_context: Mapping[str, str]) -> bytes:
+    """The AES-GCM associated data the lesson derives from an encryption context.
+
+    Args:
+        encryption_context: the str -> str pairs passed to KMS.
+
+    Returns:
+        ``json.dumps(encryption_context, sort_keys=True)`` as UTF-8 bytes: the same pairs give the
+        same bytes whatever their order, as KMS treats the context as an unordered set.
+    """
+    return json.dumps(dict(encryption_context), sort_keys=True).encode("utf-8")
+
+
+def decrypt_data_key(
+    kms: Any, encrypted_data_key: Any, key_arn: str, encryption_context: Mapping[str, str], name: str
+) -> bytes:
+    """Decrypt a student's encrypted data key with KMS, explaining each way it can fail.
+
+    Returns:
+        The plaintext data key (bytes).
+
+    Raises:
+        CheckFailed: not bytes; made under another key; made without (or with another)
+            encryption context; or not a KMS ciphertext at all.
+    """
+    if not isinstance(encrypted_data_key, bytes):
+        hint = " (it looks like text: keep the raw bytes)" if isinstance(encrypted_data_key, str) else ""
+        raise CheckFailed(
+            f"`{name}` should be the bytes of the data key's CiphertextBlob, not "
+            f"{type(encrypted_data_key).__name__}{hint}."
+        )
+    try:
+        return kms.decrypt(
+            CiphertextBlob=encrypted_data_key, KeyId=key_arn, EncryptionContext=dict(encryption_context)
+        )["Plaintext"]
+    except kms.exceptions.ClientError as first:
+        code = first.response["Error"]["Code"]
+    try:
+        kms.decrypt(CiphertextBlob=encrypted_data_key, KeyId=key_arn)
+    except kms.exceptions.ClientError:
+        pass
+    else:
+        raise CheckFailed(
+            f"`{name}` was generated without the encryption context {dict(encryption_context)}: "
+            "pass EncryptionContext=... to generate_data_key."
+        )
+    raise CheckFailed(
+        f"`{name}` does not decrypt under the given key with the encryption context "
+        f"{dict(encryption_context)} ({code}): was it generated with that key and that exact context?"
+    )
+
+
+def open_sealed(
+    kms: Any,
+    sealed: Any,
+    key_arn: str,
+    encryption_context: Mapping[str, str],
+    name: str,
+) -> tuple[bytes, bytes]:
+    """Open a sealed document (see the module docstring) as a reader would.
+
+    Returns:
+        ``(document, data_key)``: the decrypted document and the plaintext data key (bytes).
+
+    Raises:
+        CheckFailed: a missing or non-bytes field, a data key that is not 32 bytes, a nonce that is
+            not 12 bytes, a ciphertext that fails authentication, or associated data that is not
+            the encryption context.
+    """
+    if not isinstance(sealed, dict):
+        raise CheckFailed(
+            f"`{name}` should be a dict with the keys {', '.join(SEALED_FIELDS)}, not "
+            f"{type(sealed).__name__}."
+        )
+    for field in SEALED_FIELDS:
+        if not isinstance(sealed.get(field), bytes):
+            raise CheckFailed(f"`{name}['{field}']` should be bytes, not {type(sealed.get(field)).__name__}.")
+    data_key = decrypt_data_key(
+        kms, sealed["encrypted_data_key"], key_arn, encryption_context, f"{name}['encrypted_data_key']"
+    )
+    if len(data_key) != AES_256_KEY_BYTES:
+        raise CheckFailed(
+            f"The data key is {len(data_key)} bytes; AES-256 needs {AES_256_KEY_BYTES}: use "
+            "KeySpec='AES_256'."
+        )
+    nonce = sealed["nonce"]
+    if len(nonce) != NONCE_BYTES:
+        raise CheckFailed(f"`{name}['nonce']` is {len(nonce)} bytes; use os.urandom({NONCE_BYTES}).")
+    cipher = AESGCM(data_key)
+    try:
+        return cipher.decrypt(nonce, sealed["ciphertext"], context_aad(encryption_context)), data_key
+    except InvalidTag:
+        pass
+    try:
+        cipher.decrypt(nonce, sealed["ciphertext"], None)
+    except InvalidTag:
+        raise CheckFailed(
+            f"`{name}['ciphertext']` does not decrypt with its data key and nonce: encrypt the "
+            "document with AESGCM(plaintext data key).encrypt(nonce, document, aad)."
+        ) from None
+    raise CheckFailed(
+        f"`{name}['ciphertext']` was encrypted without the encryption context as associated data: "
+        "pass aad = json.dumps(encryption_context, sort_keys=True).encode('utf-8') as the third "
+        "argument of AESGCM.encrypt."
+    )
+
+
+@exercise(
+    "05-generate-data-key",
+    lesson=LESSON,
+    points=2,
+    hint="kms.generate_data_key(KeyId=..., KeySpec='AES_256', EncryptionContext={'purpose': "
+    "'lesson-05'}); keep the CiphertextBlob and len() of the Plaintext.",
+    answers=("dk_key_id", "dk_encrypted_data_key", "dk_plaintext_length"),
+)
+def _(kms: Any, answers: Answers) -> None:
+    meta = key_metadata(kms, answers.get("dk_key_id"), "dk_key_id")
+    data_key = decrypt_data_key(
+        kms, answers.get("dk_encrypted_data_key"), meta["Arn"], DATA_KEY_CONTEXT, "dk_encrypted_data_key"
+    )
+    if len(data_key) != AES_256_KEY_BYTES:
+        raise CheckFailed(
+            f"The data key is {len(data_key)} bytes, not {AES_256_KEY_BYTES}: use KeySpec='AES_256' "
+            "(AES_128 gives 16 bytes)."
+        )
+    length = answers.get("dk_plaintext_length")
+    if isinstance(length, bool) or length != AES_256_KEY_BYTES:
+        raise CheckFailed(
+            f"`dk_plaintext_length` is {length!r}: store len(response['Plaintext']), the length "
+            "of the plaintext data key in bytes."
+        )
+
+
+@exercise(
+    "05-seal-document",
+    lesson=LESSON,
+    points=4,
+    hint="Inside your function: a new generate_data_key call with the encryption context, "
+    "nonce = os.urandom(12) on every call, AESGCM(key).encrypt(nonce, document, aad), then del "
+    "the plaintext data key.",
+    answers=("seal_key_id", "sealed_first", "sealed_second"),
+)
+def _(kms: Any, answers: Answers) -> None:
+    meta = key_metadata(kms, answers.get("seal_key_id"), "seal_key_id")
+    first, second = answers.get("sealed_first"), answers.get("sealed_second")
+    for name, sealed in (("sealed_first", first), ("sealed_second", second)):
+        document, _key = open_sealed(kms, sealed, meta["Arn"], SEAL_CONTEXT, name)
+        if document != SEAL_DOCUMENT:
+            raise CheckFailed(f"`{name}` decrypts to {document!r}, not {SEAL_DOCUMENT!r}.")
+    if first["nonce"] == second["nonce"]:
+        raise CheckFailed(
+            "Both calls used the same nonce. A nonce must never repeat with the same key (it "
+            "leaks the XOR of the plaintexts and allows forgeries): generate nonce = "
+            "os.urandom(12) inside the function, on every call."
+        )
+    if first["encrypted_data_key"] == second["encrypted_data_key"]:
+        raise CheckFailed(
+            "Both calls reused one data key: call generate_data_key inside the function so every "
+            "document gets its own data key."
+        )
+
+
+@exercise(
+    "05-deferred-data-key",
+    lesson=LESSON,
+    points=3,
+    hint="kms.generate_data_key_without_plaintext(..., EncryptionContext={'job': "
+    "'nightly-export'}); later kms.decrypt(CiphertextBlob=..., EncryptionContext=...) gives the "
+    "key for AESGCM.",
+    answers=("deferred_key_id", "deferred_encrypted_data_key", "deferred_sealed"),
+)
+def _(kms: Any, answers: Answers) -> None:
+    meta = key_metadata(kms, answers.get("deferred_key_id"), "deferred_key_id")
+    encrypted_data_key = answers.get("deferred_encrypted_data_key")
+    decrypt_data_key(
+        kms, encrypted_data_key, meta["Arn"], DEFERRED_CONTEXT, "deferred_encrypted_data_key"
+    )
+    sealed = answers.get("deferred_sealed")
+    document, _key = open_sealed(kms, sealed, meta["Arn"], DEFERRED_CONTEXT, "deferred_sealed")
+    if sealed["encrypted_data_key"] != encrypted_data_key:
+        raise CheckFailed(
+            "`deferred_sealed['encrypted_data_key']` is not `deferred_encrypted_data_key`: "
+            "encrypt with the data key you generated earlier, and store that encrypted data key."
+        )
+    if document != DEFERRED_DOCUMENT:
+        raise CheckFailed(f"`deferred_sealed` decrypts to {document!r}, not {DEFERRED_DOCUMENT!r}.")
