@@ -44,6 +44,7 @@ def new_key(kms, **kwargs) -> str:
 # --- registry -----------------------------------------------------------------------------------
 
 LESSON_EXERCISES = {
+    "02_kms_keys_vs_data_keys": {"02-data-key", "02-aes128-data-key", "02-per-document-keys"},
     "01_understanding_kms": {"01-aws-managed-key", "01-public-key", "01-largest-plaintext"},
     "03_creating_and_describing_keys": {"03-hmac-key", "03-signing-key", "03-alias-state"},
 }
@@ -277,4 +278,121 @@ def test_largest_plaintext_fails_on_made_up_bytes(kms):
     assert_fails(
         verdict(kms, "01-largest-plaintext", max_ciphertext=b"A" * 4096),
         "KMS cannot decrypt `max_ciphertext`",
+    )
+
+
+# --- lesson 02 ------------------------------------------------------------------------------------
+
+
+def test_data_key_passes_and_plaintext_is_32_bytes(kms):
+    key = new_key(kms)
+    response = kms.generate_data_key(KeyId=key, KeySpec="AES_256")
+    assert len(response["Plaintext"]) == 32  # AES_256 = 256 bits (API_GenerateDataKey.html)
+    result = verdict(
+        kms,
+        "02-data-key",
+        doc_key_id=key,
+        doc_plaintext_key=response["Plaintext"],
+        doc_encrypted_key=response["CiphertextBlob"],
+    )
+    assert result.passed, result.text()
+
+
+def test_data_key_fails_on_swapped_copies(kms):
+    key = new_key(kms)
+    response = kms.generate_data_key(KeyId=key, KeySpec="AES_256")
+    assert_fails(
+        verdict(
+            kms,
+            "02-data-key",
+            doc_key_id=key,
+            doc_plaintext_key=response["CiphertextBlob"],
+            doc_encrypted_key=response["Plaintext"],
+        ),
+        "Did you swap Plaintext and CiphertextBlob?",
+    )
+
+
+def test_data_key_fails_on_copies_from_two_calls(kms):
+    key = new_key(kms)
+    first = kms.generate_data_key(KeyId=key, KeySpec="AES_256")
+    second = kms.generate_data_key(KeyId=key, KeySpec="AES_256")
+    assert_fails(
+        verdict(
+            kms,
+            "02-data-key",
+            doc_key_id=key,
+            doc_plaintext_key=first["Plaintext"],
+            doc_encrypted_key=second["CiphertextBlob"],
+        ),
+        "decrypts to a different key",
+    )
+
+
+def test_data_key_fails_under_another_kms_key(kms):
+    key, other = new_key(kms), new_key(kms)
+    response = kms.generate_data_key(KeyId=other, KeySpec="AES_256")
+    assert_fails(
+        verdict(
+            kms,
+            "02-data-key",
+            doc_key_id=key,
+            doc_plaintext_key=response["Plaintext"],
+            doc_encrypted_key=response["CiphertextBlob"],
+        ),
+        "different KMS key",
+    )
+
+
+def test_aes128_data_key_passes_with_16_bytes(kms):
+    key = new_key(kms)
+    response = kms.generate_data_key(KeyId=key, KeySpec="AES_128")
+    assert len(response["Plaintext"]) == 16
+    assert verdict(kms, "02-aes128-data-key", small_encrypted_key=response["CiphertextBlob"]).passed
+
+
+def test_aes128_data_key_fails_on_aes256(kms):
+    blob = kms.generate_data_key(KeyId=new_key(kms), KeySpec="AES_256")["CiphertextBlob"]
+    assert_fails(
+        verdict(kms, "02-aes128-data-key", small_encrypted_key=blob), "32-byte data key"
+    )
+
+
+def test_aes128_data_key_fails_on_random_bytes(kms):
+    assert_fails(
+        verdict(kms, "02-aes128-data-key", small_encrypted_key=b"\x01" * 16),
+        "KMS cannot decrypt `small_encrypted_key`",
+    )
+
+
+DOCS = ("contract.pdf", "payslip.pdf", "passport.png")
+
+
+def test_per_document_keys_passes(kms):
+    key = new_key(kms)
+    keys = {n: kms.generate_data_key(KeyId=key, KeySpec="AES_256")["CiphertextBlob"] for n in DOCS}
+    assert verdict(kms, "02-per-document-keys", documents_key_id=key, encrypted_keys=keys).passed
+
+
+def test_per_document_keys_fails_on_shared_data_key(kms):
+    key = new_key(kms)
+    blob = kms.generate_data_key(KeyId=key, KeySpec="AES_256")["CiphertextBlob"]
+    assert_fails(
+        verdict(
+            kms,
+            "02-per-document-keys",
+            documents_key_id=key,
+            encrypted_keys={n: blob for n in DOCS},
+        ),
+        "share a data key",
+    )
+
+
+def test_per_document_keys_fails_on_missing_document(kms):
+    key = new_key(kms)
+    keys = {n: kms.generate_data_key(KeyId=key, KeySpec="AES_256")["CiphertextBlob"] for n in DOCS}
+    del keys["passport.png"]
+    assert_fails(
+        verdict(kms, "02-per-document-keys", documents_key_id=key, encrypted_keys=keys),
+        "needs exactly",
     )
