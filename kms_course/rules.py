@@ -483,6 +483,27 @@ def reserved_alias_prefix(ctx, params: dict) -> None:
         )
 
 
+@after("ListAliases")
+def predefined_aliases_without_key(ctx, params: dict, body: dict) -> dict:
+    """A predefined ``alias/aws/...`` alias whose AWS managed key does not exist yet is listed
+    without TargetKeyId; once the key exists, TargetKeyId is that key's ID (moto lists made-up
+    key IDs that DescribeKey never returns).
+
+    https://docs.aws.amazon.com/kms/latest/APIReference/API_ListAliases.html
+    """
+    for alias in body.get("Aliases", []):
+        if alias["AliasName"].startswith("alias/aws/"):
+            owner = next(
+                (k for k in ctx.kms_backend.keys.values() if alias["AliasName"] in k.aliases),
+                None,
+            )
+            if owner is None:
+                alias.pop("TargetKeyId", None)
+            else:
+                alias["TargetKeyId"] = owner.id
+    return body
+
+
 @before("CreateAlias", "UpdateAlias")
 def alias_target_not_pending(ctx, params: dict) -> None:
     """An alias cannot be pointed at a key that is pending deletion (KMSInvalidStateException).
@@ -492,6 +513,19 @@ def alias_target_not_pending(ctx, params: dict) -> None:
     key = find_key(ctx, params.get("TargetKeyId"))
     if key is not None and key.key_state == "PendingDeletion":
         raise KmsError("KMSInvalidStateException", f"{key.arn} is pending deletion.")
+
+
+# --- key policies ---------------------------------------------------------------------------
+
+
+@before("GetKeyPolicy", "PutKeyPolicy")
+def policy_name_defaults_to_default(ctx, params: dict) -> None:
+    """PolicyName is optional and defaults to ``default``, the only key policy name.
+
+    https://docs.aws.amazon.com/kms/latest/APIReference/API_GetKeyPolicy.html
+    https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html
+    """
+    params.setdefault("PolicyName", "default")
 
 
 # --- key usage, encrypt and decrypt ----------------------------------------------------------

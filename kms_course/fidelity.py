@@ -1,0 +1,719 @@
+"""``kms-course fidelity``: how closely plain moto and the course sandbox behave like real KMS.
+
+Each behaviour is one small probe (a function of a boto3 KMS client that returns a short outcome
+string: a value, ``"ok"``, or the error code) beside the outcome AWS documents for real KMS and
+the documentation page that says so. The real-KMS column is data written here from the AWS
+documentation (the specification); the two other columns are computed live, every time:
+
+* **moto alone**: the probe runs in the offline sandbox with the course rules switched off
+  (``rules.ENABLED = False``), so moto 5.2.5 answers as it does without the course;
+* **sandbox**: the same probe with the rules on, as the lessons see it.
+
+Both run in this process on an emptied in-process moto sandbox (``sandbox.reset()`` before each
+probe). The summary counts the behaviours each column gets right, over every behaviour and over
+those that concern the operations the lessons use (creating and describing keys,
+encrypt/decrypt, data keys, rotation, deletion and key state, aliases).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import botocore.exceptions
+
+from kms_course import rules
+
+KEY_STATE = rules.KEY_STATE_DOC
+API = rules.api_doc
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """One KMS behaviour: its name, lesson area, documented outcome and the probe measuring it.
+
+    ``expected`` is the outcome string a probe returns on real KMS, as documented at ``doc``.
+    ``lesson`` is true for behaviours of the operations the lessons use.
+    """
+
+    area: str
+    name: str
+    expected: str
+    doc: str
+    probe: Callable
+    lesson: bool = True
+
+
+@dataclass
+class Result:
+    """A behaviour's outcomes: ``moto`` (rules off) and ``sandbox`` (rules on), and matches."""
+
+    area: str
+    name: str
+    expected: str
+    doc: str
+    lesson: bool
+    moto: str
+    sandbox: str
+
+    @property
+    def moto_matches(self) -> bool:
+        return self.moto == self.expected
+
+    @property
+    def sandbox_matches(self) -> bool:
+        return self.sandbox == self.expected
+
+
+def outcome(call: Callable[[], object]) -> str:
+    """Run ``call``: its return value as text (``"ok"`` for None), else the AWS error code, or
+    ``"Python <Exception>"`` for an exception that is not a botocore ClientError."""
+    try:
+        value = call()
+    except botocore.exceptions.ClientError as error:
+        return error.response["Error"]["Code"] or "ClientError"
+    except Exception as error:  # moto's own crashes are part of what is measured
+        return f"Python {type(error).__name__}"
+    return "ok" if value is None else str(value)
+
+
+# --- probe helpers ----------------------------------------------------------------------------
+
+
+def _key(kms, **kwargs) -> dict:
+    return kms.create_key(**kwargs)["KeyMetadata"]
+
+
+def _blob(kms, key_id: str, **kwargs) -> bytes:
+    return kms.encrypt(KeyId=key_id, Plaintext=b"hello", **kwargs)["CiphertextBlob"]
+
+
+def _absent(meta: dict, member: str) -> str:
+    return str(meta[member]) if member in meta else "(absent)"
+
+
+def _arn_or_not(value: str, key: dict) -> str:
+    return "key ARN" if value == key["Arn"] else "not the key ARN"
+
+
+# --- probes: create and describe keys ---------------------------------------------------------
+
+
+def default_key_usage(kms):
+    return _absent(_key(kms), "KeyUsage")
+
+
+def default_multi_region(kms):
+    return _absent(_key(kms), "MultiRegion")
+
+
+def symmetric_signing_algorithms(kms):
+    return _absent(_key(kms), "SigningAlgorithms")
+
+
+def hmac_mac_algorithms(kms):
+    return _absent(_key(kms, KeyUsage="GENERATE_VERIFY_MAC", KeySpec="HMAC_256"), "MacAlgorithms")
+
+
+def hmac_encryption_algorithms(kms):
+    meta = _key(kms, KeyUsage="GENERATE_VERIFY_MAC", KeySpec="HMAC_256")
+    return _absent(meta, "EncryptionAlgorithms")
+
+
+def key_agreement_algorithms(kms):
+    meta = _key(kms, KeyUsage="KEY_AGREEMENT", KeySpec="ECC_NIST_P256")
+    return _absent(meta, "KeyAgreementAlgorithms")
+
+
+def generate_key_pair_usage(kms):
+    _key(kms, KeyUsage="GENERATE_KEY_PAIR", KeySpec="RSA_2048")
+
+
+def encrypt_usage_with_ecc(kms):
+    _key(kms, KeyUsage="ENCRYPT_DECRYPT", KeySpec="ECC_NIST_P256")
+
+
+def sign_usage_with_symmetric(kms):
+    _key(kms, KeyUsage="SIGN_VERIFY", KeySpec="SYMMETRIC_DEFAULT")
+
+
+def mac_usage_with_rsa(kms):
+    _key(kms, KeyUsage="GENERATE_VERIFY_MAC", KeySpec="RSA_2048")
+
+
+def external_origin_state(kms):
+    return _key(kms, Origin="EXTERNAL")["KeyState"]
+
+
+def bogus_origin(kms):
+    _key(kms, Origin="BOGUS_ORIGIN")
+
+
+def cloudhsm_without_store(kms):
+    _key(kms, Origin="AWS_CLOUDHSM")
+
+
+def cloudhsm_missing_store(kms):
+    _key(kms, Origin="AWS_CLOUDHSM", CustomKeyStoreId="cks-1234567890abcdef0")
+
+
+def describe_by_alias_arn(kms):
+    key = _key(kms)
+    kms.create_alias(AliasName="alias/app", TargetKeyId=key["KeyId"])
+    alias_arn = key["Arn"].replace(f"key/{key['KeyId']}", "alias/app")
+    return kms.describe_key(KeyId=alias_arn)["KeyMetadata"]["KeyId"] == key["KeyId"]
+
+
+# --- probes: encrypt and decrypt ----------------------------------------------------------------
+
+
+def round_trip(kms):
+    return kms.decrypt(CiphertextBlob=_blob(kms, _key(kms)["KeyId"]))["Plaintext"].decode()
+
+
+def encrypt_names_algorithm(kms):
+    key = _key(kms)
+    return _absent(kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x"), "EncryptionAlgorithm")
+
+
+def decrypt_wrong_key(kms):
+    blob = _blob(kms, _key(kms)["KeyId"])
+    kms.decrypt(CiphertextBlob=blob, KeyId=_key(kms)["KeyId"])
+
+
+def decrypt_wrong_context(kms):
+    blob = _blob(kms, _key(kms)["KeyId"], EncryptionContext={"purpose": "lesson1"})
+    kms.decrypt(CiphertextBlob=blob, EncryptionContext={"purpose": "lesson2"})
+
+
+def decrypt_base64_text(kms):
+    kms.decrypt(CiphertextBlob=base64.b64encode(_blob(kms, _key(kms)["KeyId"])))
+
+
+def encrypt_4097_bytes(kms):
+    kms.encrypt(KeyId=_key(kms)["KeyId"], Plaintext=b"a" * 4097)
+
+
+def encrypt_with_signing_key(kms):
+    key = _key(kms, KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")
+    kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+
+
+def encrypt_with_hmac_key(kms):
+    key = _key(kms, KeyUsage="GENERATE_VERIFY_MAC", KeySpec="HMAC_256")
+    kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+
+
+def rsa_encrypt_without_algorithm(kms):
+    key = _key(kms, KeyUsage="ENCRYPT_DECRYPT", KeySpec="RSA_2048")
+    kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+
+
+def rsa_decrypt_local_ciphertext(kms):
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    key = _key(kms, KeyUsage="ENCRYPT_DECRYPT", KeySpec="RSA_2048")
+    public = serialization.load_der_public_key(kms.get_public_key(KeyId=key["KeyId"])["PublicKey"])
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    blob = public.encrypt(b"hello", oaep)
+    out = kms.decrypt(CiphertextBlob=blob, KeyId=key["KeyId"], EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+    return out["Plaintext"].decode()
+
+
+# --- probes: data keys ------------------------------------------------------------------------
+
+
+def data_key_length(kms):
+    return len(kms.generate_data_key(KeyId=_key(kms)["KeyId"], KeySpec="AES_256")["Plaintext"])
+
+
+def data_key_both_spec_and_bytes(kms):
+    kms.generate_data_key(KeyId=_key(kms)["KeyId"], KeySpec="AES_256", NumberOfBytes=32)
+
+
+def data_key_with_signing_key(kms):
+    key = _key(kms, KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")
+    kms.generate_data_key(KeyId=key["KeyId"], KeySpec="AES_256")
+
+
+def data_key_pair(kms):
+    out = kms.generate_data_key_pair(KeyId=_key(kms)["KeyId"], KeyPairSpec="ECC_NIST_P256")
+    return "ok" if out["PublicKey"] and out["PrivateKeyCiphertextBlob"] else "incomplete"
+
+
+def data_key_disabled(kms):
+    key = _key(kms)
+    kms.disable_key(KeyId=key["KeyId"])
+    kms.generate_data_key(KeyId=key["KeyId"], KeySpec="AES_256")
+
+
+# --- probes: rotation -------------------------------------------------------------------------
+
+
+def rotate_symmetric(kms):
+    key = _key(kms)
+    kms.enable_key_rotation(KeyId=key["KeyId"])
+    return kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"]
+
+
+def rotate_rsa(kms):
+    kms.enable_key_rotation(KeyId=_key(kms, KeyUsage="ENCRYPT_DECRYPT", KeySpec="RSA_2048")["KeyId"])
+
+
+def rotate_hmac(kms):
+    key = _key(kms, KeyUsage="GENERATE_VERIFY_MAC", KeySpec="HMAC_256")
+    kms.enable_key_rotation(KeyId=key["KeyId"])
+
+
+def rotation_period_2561(kms):
+    kms.enable_key_rotation(KeyId=_key(kms)["KeyId"], RotationPeriodInDays=2561)
+
+
+def rotation_period_reported(kms):
+    key = _key(kms)
+    kms.enable_key_rotation(KeyId=key["KeyId"], RotationPeriodInDays=180)
+    return _absent(kms.get_key_rotation_status(KeyId=key["KeyId"]), "RotationPeriodInDays")
+
+
+def on_demand_listed(kms):
+    key = _key(kms)
+    kms.rotate_key_on_demand(KeyId=key["KeyId"])
+    rotation = kms.list_key_rotations(KeyId=key["KeyId"])["Rotations"][0]
+    return f"{_arn_or_not(rotation['KeyId'], key)}, {rotation['RotationType']}"
+
+
+def decrypt_after_rotation(kms):
+    key = _key(kms)
+    blob = _blob(kms, key["KeyId"])
+    kms.rotate_key_on_demand(KeyId=key["KeyId"])
+    return kms.decrypt(CiphertextBlob=blob)["Plaintext"].decode()
+
+
+def on_demand_rsa(kms):
+    kms.rotate_key_on_demand(KeyId=_key(kms, KeyUsage="SIGN_VERIFY", KeySpec="RSA_2048")["KeyId"])
+
+
+# --- probes: deletion and key state -----------------------------------------------------------
+
+
+def disabled_encrypt(kms):
+    key = _key(kms)
+    kms.disable_key(KeyId=key["KeyId"])
+    kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+
+
+def disabled_decrypt(kms):
+    key = _key(kms)
+    blob = _blob(kms, key["KeyId"])
+    kms.disable_key(KeyId=key["KeyId"])
+    kms.decrypt(CiphertextBlob=blob)
+
+
+def pending_deletion_encrypt(kms):
+    key = _key(kms)
+    kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+    kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+
+
+def schedule_window_6(kms):
+    kms.schedule_key_deletion(KeyId=_key(kms)["KeyId"], PendingWindowInDays=6)
+
+
+def schedule_default_window(kms):
+    return _absent(kms.schedule_key_deletion(KeyId=_key(kms)["KeyId"]), "PendingWindowInDays")
+
+
+def schedule_response_key_id(kms):
+    key = _key(kms)
+    return _arn_or_not(kms.schedule_key_deletion(KeyId=key["KeyId"])["KeyId"], key)
+
+
+def enable_pending_deletion(kms):
+    key = _key(kms)
+    kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+    kms.enable_key(KeyId=key["KeyId"])
+
+
+def cancel_not_pending(kms):
+    kms.cancel_key_deletion(KeyId=_key(kms)["KeyId"])
+
+
+def state_after_cancel(kms):
+    key = _key(kms)
+    kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+    kms.cancel_key_deletion(KeyId=key["KeyId"])
+    return kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"]
+
+
+def disable_by_arn(kms):
+    key = _key(kms)
+    kms.disable_key(KeyId=key["Arn"])
+    return kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"]
+
+
+def disable_by_alias(kms):
+    key = _key(kms)
+    kms.create_alias(AliasName="alias/st", TargetKeyId=key["KeyId"])
+    kms.disable_key(KeyId="alias/st")
+
+
+def pending_deletion_window_described(kms):
+    key = _key(kms)
+    kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+    meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
+    return _absent(meta, "PendingDeletionWindowInDays")
+
+
+# --- probes: aliases ----------------------------------------------------------------------------
+
+
+def encrypt_by_alias(kms):
+    key = _key(kms)
+    kms.create_alias(AliasName="alias/app", TargetKeyId=key["KeyId"])
+    return _arn_or_not(kms.encrypt(KeyId="alias/app", Plaintext=b"x")["KeyId"], key)
+
+
+def reserved_alias(kms):
+    kms.create_alias(AliasName="alias/aws/mything", TargetKeyId=_key(kms)["KeyId"])
+    return "accepted"
+
+
+def duplicate_alias(kms):
+    key = _key(kms)
+    kms.create_alias(AliasName="alias/app", TargetKeyId=key["KeyId"])
+    kms.create_alias(AliasName="alias/app", TargetKeyId=key["KeyId"])
+
+
+def aws_managed_key_manager(kms):
+    return kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]["KeyManager"]
+
+
+def aws_managed_alias_target(kms):
+    key_id = kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]["KeyId"]
+    alias = next(a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/aws/s3")
+    return alias.get("TargetKeyId") == key_id
+
+
+def alias_creation_date(kms):
+    kms.create_alias(AliasName="alias/app", TargetKeyId=_key(kms)["KeyId"])
+    alias = next(a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/app")
+    return "present" if "CreationDate" in alias else "(absent)"
+
+
+# --- probes: beyond the lessons ---------------------------------------------------------------
+
+
+def verify_bad_signature(kms):
+    key = _key(kms, KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")
+    sig = kms.sign(KeyId=key["KeyId"], Message=b"m", SigningAlgorithm="ECDSA_SHA_256")
+    kms.verify(
+        KeyId=key["KeyId"],
+        Message=b"tampered",
+        Signature=sig["Signature"],
+        SigningAlgorithm="ECDSA_SHA_256",
+    )
+
+
+def sign_with_encryption_key(kms):
+    kms.sign(KeyId=_key(kms)["KeyId"], Message=b"m", SigningAlgorithm="ECDSA_SHA_256")
+
+
+def public_key_of_symmetric(kms):
+    kms.get_public_key(KeyId=_key(kms)["KeyId"])
+
+
+def policy_without_name(kms):
+    policy = kms.get_key_policy(KeyId=_key(kms)["KeyId"])["Policy"]
+    return "default policy" if "kms:*" in policy else policy
+
+
+def policy_deny_encrypt(kms):
+    key = _key(kms)
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Deny", "Principal": "*", "Action": "kms:Encrypt", "Resource": "*"}
+        ],
+    }
+    kms.put_key_policy(KeyId=key["KeyId"], PolicyName="default", Policy=json.dumps(deny))
+    kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+
+
+def derive_shared_secret(kms):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = _key(kms, KeyUsage="KEY_AGREEMENT", KeySpec="ECC_NIST_P256")
+    peer = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    kms.derive_shared_secret(KeyId=key["KeyId"], KeyAgreementAlgorithm="ECDH", PublicKey=peer)
+
+
+def multi_region_round_trip(kms):
+    key = _key(kms, MultiRegion=True)
+    return kms.decrypt(CiphertextBlob=_blob(kms, key["KeyId"]))["Plaintext"].decode()
+
+
+def reserved_tag_key(kms):
+    key = _key(kms)
+    kms.tag_resource(KeyId=key["KeyId"], Tags=[{"TagKey": "aws:reserved", "TagValue": "x"}])
+
+
+# --- the specification: what real KMS does, with the page that documents it -------------------
+
+_C = "create and describe keys"
+_E = "encrypt and decrypt"
+_D = "data keys"
+_R = "rotation"
+_S = "deletion and key state"
+_A = "aliases"
+_O = "beyond the lessons"
+_CK = API("CreateKey")
+_DK = API("DescribeKey")
+
+BEHAVIOURS: tuple[Behaviour, ...] = (
+    Behaviour(_C, "create_key() reports KeyUsage", "ENCRYPT_DECRYPT", _CK, default_key_usage),
+    Behaviour(_C, "create_key() reports MultiRegion", "False", _CK, default_multi_region),
+    Behaviour(_C, "symmetric key has no SigningAlgorithms", "(absent)", _DK,
+              symmetric_signing_algorithms),
+    Behaviour(_C, "HMAC key reports MacAlgorithms", "['HMAC_SHA_256']", _DK, hmac_mac_algorithms),
+    Behaviour(_C, "HMAC key has no EncryptionAlgorithms", "(absent)", _DK,
+              hmac_encryption_algorithms),
+    Behaviour(_C, "KeyUsage GENERATE_KEY_PAIR is refused", "ValidationException", _CK,
+              generate_key_pair_usage),
+    Behaviour(_C, "ENCRYPT_DECRYPT with ECC_NIST_P256 is refused", "ValidationException", _CK,
+              encrypt_usage_with_ecc),
+    Behaviour(_C, "SIGN_VERIFY with SYMMETRIC_DEFAULT is refused", "ValidationException", _CK,
+              sign_usage_with_symmetric),
+    Behaviour(_C, "GENERATE_VERIFY_MAC with RSA_2048 is refused", "ValidationException", _CK,
+              mac_usage_with_rsa),
+    Behaviour(_C, "Origin EXTERNAL key starts PendingImport", "PendingImport",
+              "https://docs.aws.amazon.com/kms/latest/developerguide/importing-keys-create-cmk.html",
+              external_origin_state),
+    Behaviour(_C, "unknown Origin is refused", "ValidationException", _CK, bogus_origin),
+    Behaviour(_C, "AWS_CLOUDHSM key in a store that does not exist", "CustomKeyStoreNotFoundException",
+              _CK, cloudhsm_missing_store),
+    Behaviour(_C, "describe_key by alias ARN", "True", _DK, describe_by_alias_arn),
+    Behaviour(_E, "encrypt then decrypt", "hello", API("Decrypt"), round_trip),
+    Behaviour(_E, "encrypt response names EncryptionAlgorithm", "SYMMETRIC_DEFAULT",
+              API("Encrypt"), encrypt_names_algorithm),
+    Behaviour(_E, "decrypt naming another existing key", "IncorrectKeyException", API("Decrypt"),
+              decrypt_wrong_key),
+    Behaviour(_E, "decrypt with a different encryption context", "InvalidCiphertextException",
+              API("Encrypt"), decrypt_wrong_context),
+    Behaviour(_E, "decrypt base64 text of a ciphertext", "InvalidCiphertextException",
+              API("Decrypt"), decrypt_base64_text),
+    Behaviour(_E, "encrypt 4097 bytes", "ValidationException", API("Encrypt"), encrypt_4097_bytes),
+    Behaviour(_E, "encrypt with a SIGN_VERIFY key", "InvalidKeyUsageException", API("Encrypt"),
+              encrypt_with_signing_key),
+    Behaviour(_E, "encrypt with an HMAC key", "InvalidKeyUsageException", API("Encrypt"),
+              encrypt_with_hmac_key),
+    Behaviour(_E, "RSA encrypt without EncryptionAlgorithm", "InvalidKeyUsageException",
+              API("Encrypt"), rsa_encrypt_without_algorithm, lesson=False),
+    Behaviour(_E, "decrypt RSA-OAEP made locally with the public key", "hello", API("Decrypt"),
+              rsa_decrypt_local_ciphertext, lesson=False),
+    Behaviour(_D, "AES_256 data key length (bytes)", "32", API("GenerateDataKey"), data_key_length),
+    Behaviour(_D, "both KeySpec and NumberOfBytes", "ValidationException", API("GenerateDataKey"),
+              data_key_both_spec_and_bytes),
+    Behaviour(_D, "data key from a SIGN_VERIFY key", "InvalidKeyUsageException",
+              API("GenerateDataKey"), data_key_with_signing_key),
+    Behaviour(_D, "data key from a Disabled key", "DisabledException", KEY_STATE,
+              data_key_disabled),
+    Behaviour(_D, "generate_data_key_pair works", "ok", API("GenerateDataKeyPair"), data_key_pair),
+    Behaviour(_R, "enable rotation of a symmetric key", "True", API("EnableKeyRotation"),
+              rotate_symmetric),
+    Behaviour(_R, "enable rotation of an RSA key", "UnsupportedOperationException",
+              API("EnableKeyRotation"), rotate_rsa),
+    Behaviour(_R, "enable rotation of an HMAC key", "UnsupportedOperationException",
+              API("EnableKeyRotation"), rotate_hmac),
+    Behaviour(_R, "RotationPeriodInDays 2561", "ValidationException", API("EnableKeyRotation"),
+              rotation_period_2561),
+    Behaviour(_R, "rotation status reports RotationPeriodInDays", "180",
+              API("GetKeyRotationStatus"), rotation_period_reported),
+    Behaviour(_R, "on-demand rotation in list_key_rotations", "key ARN, ON_DEMAND",
+              API("ListKeyRotations"), on_demand_listed),
+    Behaviour(_R, "old ciphertext decrypts after rotation", "hello", API("RotateKeyOnDemand"),
+              decrypt_after_rotation),
+    Behaviour(_R, "on-demand rotation of an RSA key", "UnsupportedOperationException",
+              API("RotateKeyOnDemand"), on_demand_rsa),
+    Behaviour(_S, "encrypt with a Disabled key", "DisabledException", KEY_STATE, disabled_encrypt),
+    Behaviour(_S, "decrypt with a Disabled key", "DisabledException", KEY_STATE, disabled_decrypt),
+    Behaviour(_S, "encrypt with a key pending deletion", "KMSInvalidStateException", KEY_STATE,
+              pending_deletion_encrypt),
+    Behaviour(_S, "PendingWindowInDays 6", "ValidationException", API("ScheduleKeyDeletion"),
+              schedule_window_6),
+    Behaviour(_S, "default deletion window (days)", "30", API("ScheduleKeyDeletion"),
+              schedule_default_window),
+    Behaviour(_S, "schedule_key_deletion answers KeyId as", "key ARN", API("ScheduleKeyDeletion"),
+              schedule_response_key_id),
+    Behaviour(_S, "describe_key shows PendingDeletionWindowInDays", "7", _DK,
+              pending_deletion_window_described),
+    Behaviour(_S, "enable_key on a key pending deletion", "KMSInvalidStateException", KEY_STATE,
+              enable_pending_deletion),
+    Behaviour(_S, "cancel_key_deletion when not pending", "KMSInvalidStateException", KEY_STATE,
+              cancel_not_pending),
+    Behaviour(_S, "key state after cancel_key_deletion", "Disabled", API("CancelKeyDeletion"),
+              state_after_cancel),
+    Behaviour(_S, "disable_key with a key ARN", "Disabled", API("DisableKey"), disable_by_arn),
+    Behaviour(_S, "disable_key with an alias", "NotFoundException", API("DisableKey"),
+              disable_by_alias),
+    Behaviour(_A, "encrypt by alias answers KeyId as", "key ARN", API("Encrypt"), encrypt_by_alias),
+    Behaviour(_A, "alias/aws/ prefix is refused", "InvalidAliasNameException",
+              "https://docs.aws.amazon.com/kms/latest/developerguide/alias-create.html",
+              reserved_alias),
+    Behaviour(_A, "duplicate alias name", "AlreadyExistsException", API("CreateAlias"),
+              duplicate_alias),
+    Behaviour(_A, "AWS managed key (alias/aws/s3) KeyManager", "AWS", _DK,
+              aws_managed_key_manager),
+    Behaviour(_A, "list_aliases TargetKeyId matches describe_key", "True", API("ListAliases"),
+              aws_managed_alias_target),
+    Behaviour(_A, "list_aliases entries carry CreationDate", "present", API("ListAliases"),
+              alias_creation_date),
+    Behaviour(_O, "multi-Region key: encrypt then decrypt", "hello",
+              "https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-overview.html",
+              multi_region_round_trip, lesson=False),
+    Behaviour(_O, "verify with a bad signature", "KMSInvalidSignatureException", API("Verify"),
+              verify_bad_signature, lesson=False),
+    Behaviour(_O, "sign with an encryption key", "InvalidKeyUsageException", API("Sign"),
+              sign_with_encryption_key, lesson=False),
+    Behaviour(_O, "get_public_key of a symmetric key", "UnsupportedOperationException",
+              API("GetPublicKey"), public_key_of_symmetric, lesson=False),
+    Behaviour(_O, "get_key_policy without PolicyName", "default policy", API("GetKeyPolicy"),
+              policy_without_name, lesson=False),
+    Behaviour(_O, "key policy denying kms:Encrypt", "AccessDeniedException",
+              "https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html",
+              policy_deny_encrypt, lesson=False),
+    Behaviour(_O, "derive_shared_secret (ECDH) works", "ok", API("DeriveSharedSecret"),
+              derive_shared_secret, lesson=False),
+    Behaviour(_O, "tag key beginning with aws: is refused", "TagException", API("TagResource"),
+              reserved_tag_key, lesson=False),
+)
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+def measure(behaviour: Behaviour, kms, with_rules: bool) -> str:
+    """The probe's outcome on an emptied sandbox, with the course rules on or off."""
+    from kms_course import sandbox
+
+    previous = rules.ENABLED
+    rules.ENABLED = with_rules
+    try:
+        sandbox.reset()
+        return outcome(lambda: behaviour.probe(kms))
+    finally:
+        rules.ENABLED = previous
+        sandbox.reset()
+
+
+def evaluate(behaviours: tuple[Behaviour, ...] = BEHAVIOURS) -> list[Result]:
+    """Run every probe twice (moto alone, then the sandbox) and return one Result per behaviour.
+
+    Starts the in-process ``moto`` sandbox if it is not running.
+
+    Raises:
+        SandboxError: this process already uses another backend (``moto-server`` or ``aws``).
+    """
+    from kms_course import sandbox
+
+    kms = sandbox.start_sandbox("moto", quiet=True)
+    rules.install()
+    results = []
+    for b in behaviours:
+        results.append(
+            Result(
+                area=b.area,
+                name=b.name,
+                expected=b.expected,
+                doc=b.doc,
+                lesson=b.lesson,
+                moto=measure(b, kms, with_rules=False),
+                sandbox=measure(b, kms, with_rules=True),
+            )
+        )
+    return results
+
+
+def score(results: list[Result], column: str, lesson_only: bool = False) -> tuple[int, int]:
+    """(matches, total) of ``column`` (``"moto"`` or ``"sandbox"``) against real KMS."""
+    chosen = [r for r in results if r.lesson or not lesson_only]
+    return sum(getattr(r, f"{column}_matches") for r in chosen), len(chosen)
+
+
+def summary(results: list[Result]) -> list[str]:
+    """The summary lines: each column's matches over the lessons' behaviours and over all."""
+    lines = []
+    for column, label in (("sandbox", "sandbox"), ("moto", "moto alone")):
+        for lesson_only, scope in ((True, "the lessons' behaviours"), (False, "all behaviours")):
+            hit, total = score(results, column, lesson_only)
+            lines.append(
+                f"{label} matches real KMS on {hit} of {total} {scope} ({100 * hit / total:.0f}%)"
+            )
+    return lines
+
+
+def _short_doc(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".html")
+
+
+def render(results: list[Result]) -> None:
+    """Print the table and summary with rich."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="KMS behaviour: real KMS, moto alone, the course sandbox", show_lines=False)
+    table.add_column("area", style="dim")
+    table.add_column("behaviour")
+    table.add_column("real KMS (doc)")
+    table.add_column("moto alone")
+    table.add_column("sandbox")
+
+    def cell(value: str, ok: bool) -> str:
+        mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
+        return f"{mark} {value}"
+
+    for r in results:
+        name = r.name if r.lesson else f"{r.name} [dim](not in lessons)[/dim]"
+        table.add_row(
+            r.area,
+            name,
+            f"{r.expected} [link={r.doc}]({_short_doc(r.doc)})[/link]",
+            cell(r.moto, r.moto_matches),
+            cell(r.sandbox, r.sandbox_matches),
+        )
+    console = Console()
+    console.print(table)
+    for line in summary(results):
+        console.print(line)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``kms-course fidelity [--json] [--min PERCENT]``."""
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--min",
+        type=float,
+        default=None,
+        metavar="PERCENT",
+        help="exit 1 if the sandbox matches fewer of the lessons' behaviours than this",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compute and print the table; 0, or 1 if ``--min`` is given and not reached."""
+    results = evaluate()
+    if getattr(args, "json", False):
+        rows = [asdict(r) | {"moto_matches": r.moto_matches,
+                             "sandbox_matches": r.sandbox_matches} for r in results]
+        print(json.dumps({"results": rows, "summary": summary(results)}, indent=2))
+    else:
+        render(results)
+    minimum = getattr(args, "min", None)
+    hit, total = score(results, "sandbox", lesson_only=True)
+    return 1 if minimum is not None and 100 * hit / total < minimum else 0
