@@ -44,6 +44,12 @@ def new_key(kms, **kwargs) -> str:
 # --- registry -----------------------------------------------------------------------------------
 
 LESSON_EXERCISES = {
+    "04_encrypting_and_decrypting": {
+        "04-round-trip",
+        "04-base64-storage",
+        "04-encryption-context",
+        "04-byte-limit",
+    },
     "02_kms_keys_vs_data_keys": {"02-data-key", "02-aes128-data-key", "02-per-document-keys"},
     "01_understanding_kms": {"01-aws-managed-key", "01-public-key", "01-largest-plaintext"},
     "03_creating_and_describing_keys": {"03-hmac-key", "03-signing-key", "03-alias-state"},
@@ -396,3 +402,171 @@ def test_per_document_keys_fails_on_missing_document(kms):
         verdict(kms, "02-per-document-keys", documents_key_id=key, encrypted_keys=keys),
         "needs exactly",
     )
+
+
+# --- lesson 04 ------------------------------------------------------------------------------------
+
+REPORT = "Quarterly report: confidential"
+SALARY_CONTEXT = {"employee_id": "E-1001", "purpose": "payroll"}
+
+
+def test_round_trip_passes(kms):
+    key = new_key(kms)
+    blob = kms.encrypt(KeyId=key, Plaintext=REPORT)["CiphertextBlob"]
+    result = verdict(
+        kms, "04-round-trip", report_key_id=key, report_ciphertext=blob, report_plaintext=REPORT
+    )
+    assert result.passed, result.text()
+
+
+def test_round_trip_fails_on_bytes_plaintext(kms):
+    key = new_key(kms)
+    blob = kms.encrypt(KeyId=key, Plaintext=REPORT)["CiphertextBlob"]
+    assert_fails(
+        verdict(
+            kms,
+            "04-round-trip",
+            report_key_id=key,
+            report_ciphertext=blob,
+            report_plaintext=REPORT.encode(),
+        ),
+        "is bytes",
+        ".decode('utf-8')",
+    )
+
+
+def test_round_trip_fails_on_ciphertext_under_other_key(kms):
+    # Decrypt with a KeyId that did not encrypt the ciphertext: IncorrectKeyException
+    # (botocore reference, IncorrectKeyException).
+    key, other = new_key(kms), new_key(kms)
+    blob = kms.encrypt(KeyId=other, Plaintext=REPORT)["CiphertextBlob"]
+    with pytest.raises(kms.exceptions.IncorrectKeyException):
+        kms.decrypt(CiphertextBlob=blob, KeyId=key)
+    assert_fails(
+        verdict(
+            kms, "04-round-trip", report_key_id=key, report_ciphertext=blob, report_plaintext=REPORT
+        ),
+        "IncorrectKeyException",
+    )
+
+
+def test_round_trip_fails_on_other_text(kms):
+    key = new_key(kms)
+    blob = kms.encrypt(KeyId=key, Plaintext="Hello, AWS!")["CiphertextBlob"]
+    assert_fails(
+        verdict(
+            kms, "04-round-trip", report_key_id=key, report_ciphertext=blob, report_plaintext=REPORT
+        ),
+        "decrypts to b'Hello, AWS!'",
+    )
+
+
+def _card_blob(kms) -> bytes:
+    return kms.encrypt(KeyId=new_key(kms), Plaintext=b"card ending 4242")["CiphertextBlob"]
+
+
+def test_base64_storage_passes(kms):
+    text = base64.b64encode(_card_blob(kms)).decode("ascii")
+    assert verdict(kms, "04-base64-storage", stored_ciphertext=text).passed
+
+
+def test_base64_storage_fails_on_raw_bytes(kms):
+    assert_fails(
+        verdict(kms, "04-base64-storage", stored_ciphertext=_card_blob(kms)), "is bytes"
+    )
+
+
+def test_base64_storage_fails_on_base64_of_base64(kms):
+    # Cases C02/C04: base64 text encoded a second time is not a ciphertext.
+    twice = base64.b64encode(base64.b64encode(_card_blob(kms))).decode("ascii")
+    assert_fails(
+        verdict(kms, "04-base64-storage", stored_ciphertext=twice), "base64 of base64"
+    )
+
+
+def test_base64_text_as_ciphertext_blob_is_invalid_ciphertext(kms):
+    # Case C02: botocore base64-encodes the text again, so KMS gets no valid ciphertext.
+    text = base64.b64encode(_card_blob(kms)).decode("ascii")
+    with pytest.raises(kms.exceptions.InvalidCiphertextException):
+        kms.decrypt(CiphertextBlob=text)
+
+
+def test_base64_storage_fails_on_non_base64_text(kms):
+    assert_fails(
+        verdict(kms, "04-base64-storage", stored_ciphertext="card ending 4242!"),
+        "not valid base64",
+    )
+
+
+def _salary_blob(kms, key, context):
+    params = {"KeyId": key, "Plaintext": b"salary: 5000"}
+    if context is not None:
+        params["EncryptionContext"] = context
+    return kms.encrypt(**params)["CiphertextBlob"]
+
+
+def test_encryption_context_passes(kms):
+    key = new_key(kms)
+    blob = _salary_blob(kms, key, SALARY_CONTEXT)
+    assert verdict(kms, "04-encryption-context", salary_key_id=key, salary_ciphertext=blob).passed
+
+
+def test_encryption_context_fails_without_context(kms):
+    key = new_key(kms)
+    blob = _salary_blob(kms, key, None)
+    assert_fails(
+        verdict(kms, "04-encryption-context", salary_key_id=key, salary_ciphertext=blob),
+        "decrypts without any encryption context",
+    )
+
+
+def test_encryption_context_fails_on_different_case(kms):
+    # Case C01: the context must be the exact same pairs, case-sensitive.
+    key = new_key(kms)
+    blob = _salary_blob(kms, key, {"Employee_id": "E-1001", "purpose": "payroll"})
+    with pytest.raises(kms.exceptions.InvalidCiphertextException):
+        kms.decrypt(CiphertextBlob=blob, EncryptionContext=SALARY_CONTEXT)
+    assert_fails(
+        verdict(kms, "04-encryption-context", salary_key_id=key, salary_ciphertext=blob),
+        "InvalidCiphertextException",
+        "exactly the encryption context",
+    )
+
+
+def test_encryption_context_order_is_irrelevant(kms):
+    key = new_key(kms)
+    blob = _salary_blob(kms, key, {"purpose": "payroll", "employee_id": "E-1001"})
+    assert verdict(kms, "04-encryption-context", salary_key_id=key, salary_ciphertext=blob).passed
+
+
+def test_encryption_context_fails_on_other_key(kms):
+    key, other = new_key(kms), new_key(kms)
+    blob = _salary_blob(kms, other, SALARY_CONTEXT)
+    assert_fails(
+        verdict(kms, "04-encryption-context", salary_key_id=key, salary_ciphertext=blob),
+        "not encrypted under the key in `salary_key_id`",
+    )
+
+
+def test_byte_limit_passes_with_2048_accents(kms):
+    blob = kms.encrypt(KeyId=new_key(kms), Plaintext="é" * 2048)["CiphertextBlob"]
+    assert verdict(kms, "04-byte-limit", accent_ciphertext=blob).passed
+
+
+def test_byte_limit_refuses_2100_accents(kms):
+    # Case C06: 2100 characters of 'é' are 4200 bytes, over Encrypt's 4096-byte limit.
+    assert len(("é" * 2100).encode("utf-8")) == 4200
+    with pytest.raises(kms.exceptions.ClientError) as raised:
+        kms.encrypt(KeyId=new_key(kms), Plaintext="é" * 2100)
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_byte_limit_fails_on_shorter_run(kms):
+    blob = kms.encrypt(KeyId=new_key(kms), Plaintext="é" * 2000)["CiphertextBlob"]
+    assert_fails(
+        verdict(kms, "04-byte-limit", accent_ciphertext=blob), "4000 bytes (2000 characters)"
+    )
+
+
+def test_byte_limit_fails_on_missing_variable(kms):
+    assert_fails(verdict(kms, "04-byte-limit"), "`accent_ciphertext` is not defined yet")
