@@ -599,3 +599,26 @@ def test_generate_data_key_pair(kms, spec, kind):
     assert back["Plaintext"] == out["PrivateKeyPlaintext"]
     bare = kms.generate_data_key_pair_without_plaintext(KeyId=key["KeyId"], KeyPairSpec=spec)
     assert "PrivateKeyPlaintext" not in bare and bare["PrivateKeyCiphertextBlob"]
+
+
+# --- aliases of AWS managed keys, key policy name ----------------------------------------------
+
+
+def test_aws_managed_key_reports_key_manager_aws_and_listed_target(kms):
+    """DescribeKey on a predefined alias/aws/ alias gives the AWS managed key (KeyManager AWS);
+    ListAliases lists it with that key's ID, and omits TargetKeyId before the key exists
+    (API_DescribeKey.html, API_ListAliases.html)."""
+    listed = {a["AliasName"]: a for a in kms.list_aliases()["Aliases"]}
+    assert "TargetKeyId" not in listed["alias/aws/s3"]
+    meta = kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]
+    assert meta["KeyManager"] == "AWS"
+    listed = {a["AliasName"]: a for a in kms.list_aliases()["Aliases"]}
+    assert listed["alias/aws/s3"]["TargetKeyId"] == meta["KeyId"]
+
+
+def test_key_policy_name_defaults_to_default(kms):
+    """PolicyName is optional in GetKeyPolicy and PutKeyPolicy (API_GetKeyPolicy.html)."""
+    key = symmetric(kms)
+    policy = kms.get_key_policy(KeyId=key["KeyId"])["Policy"]
+    assert policy == kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"]
+    assert '"kms:*"' in policy
