@@ -426,3 +426,162 @@ def test_05_deferred_data_key_fails_on_wrong_context_or_document(kms):
         kms, "05-deferred-data-key", "decrypts to b'daily export'",
         deferred_key_id=key, deferred_encrypted_data_key=edk, deferred_sealed=sealed,
     )
+
+
+# --- lesson 08: capstone document store ----------------------------------------------------------
+
+from kms_course.checks import l08_capstone as cap  # noqa: E402
+
+
+@pytest.fixture
+def s3(kms):
+    return sandbox.client("s3")
+
+
+@pytest.fixture
+def practice(kms, s3):
+    bucket, key_id = cap.prepare_practice(kms, s3)
+    return bucket, key_id
+
+
+def put_mine(kms, s3, key_id, doc_id, owner, body, *, data_key=None, nonce=None, b64=True,
+             context=None):
+    """The lesson's put_document, with switches for the mistakes students make."""
+    context = context or {"doc_id": doc_id, "owner": owner}
+    data_key = data_key or kms.generate_data_key(
+        KeyId=key_id, KeySpec="AES_256", EncryptionContext=context
+    )
+    nonce = nonce or os.urandom(12)
+    ciphertext = AESGCM(data_key["Plaintext"]).encrypt(
+        nonce, body, json.dumps({"doc_id": doc_id, "owner": owner}, sort_keys=True).encode()
+    )
+    encode = (lambda b: base64.b64encode(b).decode()) if b64 else (lambda b: b.hex())
+    s3.put_object(
+        Bucket=cap.PRACTICE_BUCKET, Key="mine/" + doc_id, Body=ciphertext,
+        Metadata={"encrypted-data-key": encode(data_key["CiphertextBlob"]), "nonce": encode(nonce)},
+    )
+
+
+def memo_plaintext(kms, s3) -> bytes:
+    return cap.open_mine(kms, s3, cap.MEMO_ID, cap.MEMO_OWNER)[0]
+
+
+def test_08_store_setup_passes_and_fails_without_alias(kms, s3):
+    key = new_key(kms)
+    s3.create_bucket(Bucket=cap.STORE_BUCKET)
+    assert_fails(
+        kms, "08-store-setup", "does not point to `cap_key_id`",
+        cap_bucket=cap.STORE_BUCKET, cap_key_id=key,
+    )
+    kms.create_alias(AliasName=cap.STORE_ALIAS, TargetKeyId=key)
+    assert_passes(kms, "08-store-setup", cap_bucket=cap.STORE_BUCKET, cap_key_id=key)
+
+
+def test_08_store_setup_fails_on_wrong_bucket_name_or_hmac_key(kms, s3):
+    key = new_key(kms)
+    assert_fails(
+        kms, "08-store-setup", "the exercise asks for 'capstone-docs'",
+        cap_bucket="capstone", cap_key_id=key,
+    )
+    s3.create_bucket(Bucket=cap.STORE_BUCKET)
+    mac = new_key(kms, KeyUsage="GENERATE_VERIFY_MAC", KeySpec="HMAC_256")
+    assert_fails(
+        kms, "08-store-setup", "symmetric encryption keys",
+        cap_bucket=cap.STORE_BUCKET, cap_key_id=mac,
+    )
+
+
+def test_08_put_document_passes_on_two_documents(kms, s3, practice):
+    _, key = practice
+    for doc_id, (owner, body) in cap.PUT_DOCUMENTS.items():
+        put_mine(kms, s3, key, doc_id, owner, body)
+    assert_passes(kms, "08-put-document")
+
+
+def test_08_put_document_fails_on_shared_data_key_and_fixed_nonce(kms, s3, practice):
+    _, key = practice
+    (id1, (owner1, body1)), (id2, (owner2, body2)) = cap.PUT_DOCUMENTS.items()
+    fixed = bytes(12)
+    put_mine(kms, s3, key, id1, owner1, body1, nonce=fixed)
+    put_mine(kms, s3, key, id2, owner2, body2, nonce=fixed)
+    assert_fails(kms, "08-put-document", "same nonce")
+
+
+def test_08_put_document_fails_when_context_misses_the_owner(kms, s3, practice):
+    _, key = practice
+    (id1, (owner1, body1)), (id2, (owner2, body2)) = cap.PUT_DOCUMENTS.items()
+    put_mine(kms, s3, key, id1, owner1, body1, context={"doc_id": id1})
+    put_mine(kms, s3, key, id2, owner2, body2)
+    assert_fails(kms, "08-put-document", "KMS refuses the data key of 'mine/contract-7'")
+
+
+def test_08_put_document_fails_on_hex_metadata_or_swapped_bodies(kms, s3, practice):
+    _, key = practice
+    (id1, (owner1, body1)), (id2, (owner2, body2)) = cap.PUT_DOCUMENTS.items()
+    put_mine(kms, s3, key, id1, owner1, body1, b64=False)
+    put_mine(kms, s3, key, id2, owner2, body2)
+    assert_fails(kms, "08-put-document", "looks like hex text, not base64 text")
+    put_mine(kms, s3, key, id1, owner1, body1)
+    s3.copy_object(Bucket=cap.PRACTICE_BUCKET, Key="mine/" + id1,
+                   CopySource={"Bucket": cap.PRACTICE_BUCKET, "Key": "mine/" + id2},
+                   MetadataDirective="COPY")
+    assert_fails(kms, "08-put-document", "KMS refuses the data key of 'mine/contract-7'")
+
+
+def test_08_read_document_passes_only_with_the_decrypted_memo(kms, s3, practice):
+    memo = memo_plaintext(kms, s3)
+    assert len(memo) == 32
+    assert_passes(kms, "08-read-document", memo_text=memo)
+    assert_fails(kms, "08-read-document", "is a str", memo_text=memo.decode())
+    assert_fails(kms, "08-read-document", "not the memo's content", memo_text=b"memo")
+
+
+def share_memo(kms, s3, key, context):
+    metadata = s3.head_object(Bucket=cap.PRACTICE_BUCKET, Key="mine/memo-1")["Metadata"]
+    blob = kms.re_encrypt(
+        CiphertextBlob=base64.b64decode(metadata["encrypted-data-key"]),
+        SourceEncryptionContext={"doc_id": "memo-1", "owner": "carol"},
+        DestinationKeyId=key, DestinationEncryptionContext=context,
+    )["CiphertextBlob"]
+    s3.put_object(Bucket=cap.PRACTICE_BUCKET, Key="shares/memo-1/dave", Body=blob)
+
+
+def test_08_share_document_passes_with_reader_bound_key(kms, s3, practice):
+    _, key = practice
+    share_memo(kms, s3, key, cap.share_context("memo-1", "carol", "dave"))
+    assert_passes(kms, "08-share-document", dave_memo_text=memo_plaintext(kms, s3))
+
+
+def test_08_share_document_fails_when_share_not_bound_to_reader(kms, s3, practice):
+    _, key = practice
+    share_memo(kms, s3, key, {"doc_id": "memo-1", "owner": "carol"})
+    assert_fails(
+        kms, "08-share-document", "KMS refuses 'shares/memo-1/dave'",
+        dave_memo_text=memo_plaintext(kms, s3),
+    )
+
+
+def test_08_share_document_fails_with_another_data_key_or_wrong_text(kms, s3, practice):
+    _, key = practice
+    context = cap.share_context("memo-1", "carol", "dave")
+    other = kms.generate_data_key(KeyId=key, KeySpec="AES_256", EncryptionContext=context)
+    s3.put_object(Bucket=cap.PRACTICE_BUCKET, Key="shares/memo-1/dave", Body=other["CiphertextBlob"])
+    assert_fails(
+        kms, "08-share-document", "different key from the memo's data key",
+        dave_memo_text=memo_plaintext(kms, s3),
+    )
+    share_memo(kms, s3, key, context)
+    assert_fails(kms, "08-share-document", "`dave_memo_text` is not", dave_memo_text=b"?")
+
+
+def test_08_docstore_passes_after_put_share_get_and_fails_unshared(kms, s3, practice):
+    from kms_course.docstore import DocumentStore
+
+    bucket, key = practice
+    store = DocumentStore(kms, s3, bucket, key)
+    store.put(cap.PLAN_ID, cap.PLAN_OWNER, cap.PLAN_BODY)
+    assert_fails(kms, "08-docstore", "not shared with 'frank'", frank_reads=cap.PLAN_BODY)
+    store.share(cap.PLAN_ID, cap.PLAN_READER)
+    assert_passes(kms, "08-docstore", frank_reads=store.get(cap.PLAN_ID, cap.PLAN_READER))
+    store.put(cap.PLAN_ID, "mallory", cap.PLAN_BODY)
+    assert_fails(kms, "08-docstore", "owned by 'mallory'", frank_reads=cap.PLAN_BODY)
