@@ -2,6 +2,7 @@
 
 Each test builds the sandbox state a student's solution would build (with the real KMS calls),
 then runs the registered check with :func:`kms_course.exercises.run_check`, as the grader does.
+The ``kms`` fixture (conftest.py) gives a client on an emptied in-process sandbox.
 The expected properties come from the AWS KMS API reference (CreateKey, DescribeKey, Encrypt,
 Decrypt, GenerateDataKey pages, linked in each check module).
 """
@@ -12,18 +13,9 @@ import base64
 
 import pytest
 
-from kms_course import reset, start_sandbox
 from kms_course.exercises import load_all, run_check
 
 MADE_UP_KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
-
-
-@pytest.fixture
-def kms():
-    client = start_sandbox(quiet=True)
-    reset()
-    yield client
-    reset()
 
 
 def verdict(kms, exercise_id: str, **answers):

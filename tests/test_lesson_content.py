@@ -1,0 +1,308 @@
+"""Static checks of every lesson notebook (notebooks/*.ipynb): structure, exercises, and two
+known errors of the source lesson that must never be taught.
+
+Rules (the notebook conventions of the course, and the corrections listed in the source lesson's
+header):
+
+* The first code cell starts the sandbox (a call of ``start_sandbox``).
+* Notebooks are stored with outputs cleared and ``execution_count`` null, kernel ``python3``,
+  nbformat 4.5 with cell ids; every cell has a unique nbgrader ``grade_id``.
+* Every exercise has one solution cell and one check cell, paired by
+  ``metadata.kms_course.exercise``; the solution cell holds ``### BEGIN SOLUTION`` and
+  ``### END SOLUTION``; the check cell's source is exactly ``check("<id>")`` and its nbgrader
+  ``points`` is an int equal to the points of the check registered under that id for this lesson.
+* ``GENERATE_KEY_PAIR`` is not a KeyUsage value (CreateKey API reference,
+  https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html). A notebook may mention
+  it only (a) in Markdown or a code comment, in a sentence that also contains a negation ("not",
+  "n't", "invalid", "no longer"), or (b) as a string in code inside the body of a ``try`` whose
+  ``except`` clauses name ``ValidationException``.
+* AWS managed keys rotate every year, not every three years (key rotation guide,
+  https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html). A sentence that speaks
+  of AWS managed keys and a three-year period is allowed only with a negation ("not", "no
+  longer", "used to", "instead of", "before", "formerly", "previously").
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from kms_course.exercises import SOLUTION_BEGIN, SOLUTION_END, load_all
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_PATHS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOK_IDS = [path.stem for path in NOTEBOOK_PATHS]
+
+KEY_PAIR_TERM = "GENERATE_KEY_PAIR"
+KEY_PAIR_NEGATION = re.compile(r"\bnot\b|n't\b|\binvalid\b|\bno longer\b", re.IGNORECASE)
+THREE_YEARS = re.compile(r"\b(three|3)[\s-]*years?\b|\b36 months\b|\b1,?095 days\b", re.I)
+AWS_MANAGED = re.compile(r"\bAWS[\s-]managed\b", re.IGNORECASE)
+ROTATION_NEGATION = re.compile(
+    r"\bnot\b|n't\b|\bno longer\b|\bused to\b|\binstead of\b|\bbefore\b|\bformerly\b|"
+    r"\bpreviously\b",
+    re.IGNORECASE,
+)
+
+
+# --- text rules (pure functions, tested below on small examples) ---------------------------------
+
+
+def sentences(markdown: str) -> list[str]:
+    """Split Markdown into sentences: at ``.``/``!``/``?`` + space, blank lines, list items and
+    table cells; blockquote markers are dropped so a quoted sentence stays whole."""
+    text = re.sub(r"(?m)^\s*>\s?", "", markdown)
+    parts = re.split(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*(?:[-*+]\s|\d+\.\s))|\|", text)
+    return [part.strip() for part in parts if part and part.strip()]
+
+
+def key_pair_sentences_without_negation(text: str) -> list[str]:
+    """Sentences mentioning GENERATE_KEY_PAIR with no negation (each one presents it as valid)."""
+    return [s for s in sentences(text) if KEY_PAIR_TERM in s and not KEY_PAIR_NEGATION.search(s)]
+
+
+def three_year_rotation_sentences(text: str) -> list[str]:
+    """Sentences that give AWS managed keys a three-year period, without a negation."""
+    return [
+        s
+        for s in sentences(text)
+        if THREE_YEARS.search(s) and AWS_MANAGED.search(s) and not ROTATION_NEGATION.search(s)
+    ]
+
+
+def code_comments(source: str) -> str:
+    """The comments of a code cell, one per line (IPython magics are tolerated)."""
+    lines = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                lines.append(token.string.lstrip("#").strip())
+    except (tokenize.TokenError, IndentationError):
+        pass
+    return "\n\n".join(lines)
+
+
+def _names_validation_exception(handler: ast.ExceptHandler) -> bool:
+    return "ValidationException" in ast.unparse(handler)
+
+
+def key_pair_strings_outside_expected_failure(source: str) -> list[int]:
+    """Line numbers of string constants containing GENERATE_KEY_PAIR that are *not* inside the
+    body of a ``try`` whose ``except`` clauses name ValidationException."""
+    tree = ast.parse(source)
+    allowed: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(map(_names_validation_exception, node.handlers)):
+            for statement in node.body:
+                allowed.update(id(inner) for inner in ast.walk(statement))
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and KEY_PAIR_TERM in node.value
+        and id(node) not in allowed
+    ]
+
+
+def code_source(cell) -> str:
+    """A code cell's source with IPython magics and shell lines commented out, for ``ast``."""
+    return "\n".join(
+        "# " + line if line.lstrip().startswith(("%", "!")) else line
+        for line in cell.source.splitlines()
+    )
+
+
+# --- the rules on small examples ------------------------------------------------------------------
+
+
+def test_rule_flags_generate_key_pair_listed_as_a_value():
+    assert key_pair_sentences_without_negation(
+        "The values are:\n* `ENCRYPT_DECRYPT`: encrypt.\n* `GENERATE_KEY_PAIR`: key pairs."
+    ) == ["* `GENERATE_KEY_PAIR`: key pairs."]
+    assert key_pair_sentences_without_negation("| `GENERATE_KEY_PAIR` | makes key pairs |")
+
+
+def test_rule_accepts_generate_key_pair_correction():
+    text = (
+        "> **Correction.** The source lists a fourth value, `GENERATE_KEY_PAIR`, but that\n"
+        "> is not a key usage at all: KMS rejects it."
+    )
+    assert key_pair_sentences_without_negation(text) == []
+
+
+def test_rule_flags_generate_key_pair_in_plain_code():
+    assert key_pair_strings_outside_expected_failure(
+        "kms.create_key(KeyUsage='GENERATE_KEY_PAIR')"
+    ) == [1]
+
+
+def test_rule_flags_generate_key_pair_under_a_catch_all():
+    source = "try:\n    kms.create_key(KeyUsage='GENERATE_KEY_PAIR')\nexcept Exception:\n    pass"
+    assert key_pair_strings_outside_expected_failure(source) == [2]
+
+
+def test_rule_accepts_generate_key_pair_expected_to_fail():
+    source = (
+        "try:\n"
+        "    kms.create_key(KeyUsage='GENERATE_KEY_PAIR')\n"
+        "except kms.exceptions.ClientError as error:\n"
+        "    if error.response['Error']['Code'] != 'ValidationException':\n"
+        "        raise\n"
+    )
+    assert key_pair_strings_outside_expected_failure(source) == []
+
+
+def test_rule_flags_three_year_rotation_of_aws_managed_keys():
+    assert three_year_rotation_sentences(
+        "AWS managed keys are rotated by AWS every three years. Customer keys rotate yearly."
+    ) == ["AWS managed keys are rotated by AWS every three years."]
+    assert three_year_rotation_sentences("AWS-managed keys rotate every 3 years automatically.")
+
+
+def test_rule_accepts_three_year_correction():
+    assert three_year_rotation_sentences(
+        "AWS managed keys rotate every year, not every three years as the source says."
+    ) == []
+    assert three_year_rotation_sentences(
+        "Before May 2022, AWS managed keys rotated every three years."
+    ) == []
+
+
+def test_there_are_lesson_notebooks():
+    assert [path.name[:2] for path in NOTEBOOK_PATHS][:4] == ["01", "02", "03", "04"]
+
+
+# --- every notebook -----------------------------------------------------------------------------
+
+
+@pytest.fixture(params=NOTEBOOK_PATHS, ids=NOTEBOOK_IDS)
+def notebook(request):
+    path = request.param
+    return path.stem, nbformat.read(path, as_version=nbformat.NO_CONVERT)
+
+
+def test_notebook_format(notebook):
+    stem, nb = notebook
+    nbformat.validate(nb)
+    assert (nb.nbformat, nb.nbformat_minor) >= (4, 5), f"{stem}: nbformat 4.5 with cell ids"
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{stem}: outputs not cleared in {cell.source[:60]!r}"
+            assert cell.execution_count is None, f"{stem}: execution_count set"
+
+
+def test_every_cell_has_a_unique_grade_id(notebook):
+    stem, nb = notebook
+    grade_ids = [cell.metadata.get("nbgrader", {}).get("grade_id") for cell in nb.cells]
+    assert None not in grade_ids, f"{stem}: a cell has no nbgrader grade_id"
+    assert len(grade_ids) == len(set(grade_ids)), f"{stem}: duplicate nbgrader grade_id"
+
+
+def test_first_code_cell_starts_the_sandbox(notebook):
+    stem, nb = notebook
+    first = next(cell for cell in nb.cells if cell.cell_type == "code")
+    calls = [
+        node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        for node in ast.walk(ast.parse(code_source(first)))
+        if isinstance(node, ast.Call)
+    ]
+    assert "start_sandbox" in calls, f"{stem}: first code cell does not call start_sandbox()"
+
+
+def test_first_cell_states_learning_objectives(notebook):
+    stem, nb = notebook
+    assert nb.cells[0].cell_type == "markdown"
+    assert "Learning objectives" in nb.cells[0].source, f"{stem}: no learning objectives on top"
+
+
+def _exercise_cells(nb):
+    cells: dict[str, dict[str, tuple[int, object]]] = {}
+    for index, cell in enumerate(nb.cells):
+        info = cell.metadata.get("kms_course", {})
+        if "exercise" in info:
+            role = info.get("role")
+            assert role in ("solution", "check"), f"unknown role {role!r}"
+            slot = cells.setdefault(info["exercise"], {})
+            assert role not in slot, f"{info['exercise']}: two {role} cells"
+            slot[role] = (index, cell)
+    return cells
+
+
+def test_exercises_have_solution_and_check_cells(notebook):
+    stem, nb = notebook
+    exercises = _exercise_cells(nb)
+    assert len(exercises) >= 3, f"{stem}: fewer than 3 practice exercises"
+    registry = load_all()
+    for exercise_id, roles in exercises.items():
+        assert set(roles) == {"solution", "check"}, f"{exercise_id}: needs a solution and a check"
+        assert exercise_id.startswith(stem[:2] + "-"), f"{exercise_id}: prefix {stem[:2]}-"
+        assert re.fullmatch(r"[0-9]{2}-[a-z0-9]+(-[a-z0-9]+)*", exercise_id), exercise_id
+        (sol_index, solution), (chk_index, check_cell) = roles["solution"], roles["check"]
+        assert sol_index < chk_index, f"{exercise_id}: solution cell must come before its check"
+
+        begin, end = solution.source.find(SOLUTION_BEGIN), solution.source.find(SOLUTION_END)
+        assert 0 <= begin < end, f"{exercise_id}: solution cell lacks BEGIN/END SOLUTION markers"
+        grader = solution.metadata["nbgrader"]
+        assert grader["solution"] is True and grader["grade"] is False
+        assert grader["grade_id"] == f"{exercise_id}-answer"
+
+        assert check_cell.source.strip() == f'check("{exercise_id}")'
+        grader = check_cell.metadata["nbgrader"]
+        assert grader["grade"] is True and grader["solution"] is False and grader["locked"]
+        assert grader["grade_id"] == exercise_id
+        points = grader["points"]
+        assert isinstance(points, int) and not isinstance(points, bool) and points > 0
+
+        assert exercise_id in registry, f"{exercise_id}: no check registered in kms_course.checks"
+        registered = registry[exercise_id]
+        assert registered.lesson == stem, f"{exercise_id}: registered for {registered.lesson}"
+        assert registered.points == points, (
+            f"{exercise_id}: notebook gives {points} points, the check {registered.points}"
+        )
+
+
+def test_every_registered_exercise_is_in_its_notebook(notebook):
+    stem, nb = notebook
+    registered = {e.id for e in load_all().values() if e.lesson == stem}
+    assert registered <= set(_exercise_cells(nb)), f"{stem}: registered but missing exercises"
+
+
+def test_generate_key_pair_is_never_presented_as_valid(notebook):
+    stem, nb = notebook
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            problems += [(index, s) for s in key_pair_sentences_without_negation(cell.source)]
+        elif cell.cell_type == "code":
+            source = code_source(cell)
+            problems += [
+                (index, s) for s in key_pair_sentences_without_negation(code_comments(source))
+            ]
+            problems += [
+                (index, f"line {line}: string outside a try/except ValidationException")
+                for line in key_pair_strings_outside_expected_failure(source)
+            ]
+    assert problems == [], f"{stem} presents GENERATE_KEY_PAIR as a key usage: {problems}"
+
+
+def test_no_three_year_rotation_for_aws_managed_keys(notebook):
+    stem, nb = notebook
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        text = cell.source if cell.cell_type == "markdown" else code_comments(code_source(cell))
+        if cell.cell_type == "code":
+            strings = [
+                node.value
+                for node in ast.walk(ast.parse(code_source(cell)))
+                if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            ]
+            text += "\n\n" + "\n\n".join(strings)
+        problems += [(index, s) for s in three_year_rotation_sentences(text)]
+    assert problems == [], f"{stem} states a three-year rotation of AWS managed keys: {problems}"
