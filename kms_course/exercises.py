@@ -193,14 +193,12 @@ def on_verdict(listener: Callable[[Verdict], None]) -> None:
     _listeners.append(listener)
 
 
-def check(exercise_id: str, *, quiet: bool = False) -> Verdict:
+def check(exercise_id: str, *, quiet: bool = False) -> None:
     """Check an exercise in the student's notebook and print the verdict (a check cell's call).
 
     Reads the answers from the calling notebook's globals and uses a fresh KMS client of the
-    running sandbox.
-
-    Returns:
-        The :class:`Verdict` when the exercise passes.
+    running sandbox. Returns None, so a check cell shows only the verdict line; use
+    :func:`run_check` to get the :class:`Verdict` itself.
 
     Raises:
         ExerciseNotPassed: the exercise does not pass (shown as verdict and hint, no traceback).
@@ -216,4 +214,3 @@ def check(exercise_id: str, *, quiet: bool = False) -> Verdict:
         raise ExerciseNotPassed(verdict)
     if not quiet:
         print(verdict.text())
-    return verdict
