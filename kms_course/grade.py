@@ -56,9 +56,14 @@ def run(args: argparse.Namespace) -> int:
     if args.lesson and args.lesson not in masters:
         raise CourseError(f"Unknown --lesson {args.lesson!r}; known: {', '.join(masters)}.")
     submissions = discover(args.submissions)
+    # Snapshot the stored results before any student code runs: a kernel runs as the same OS
+    # user and could write files, so the gradebook is built from this snapshot plus this run's
+    # results held in memory, and every result file is rewritten from memory at the end.
+    previous = {(r["student"], r.get("key")): r for r in gradebook.load_results(args.out)}
     todo = [
         s for s in submissions
-        if args.force or not gradebook.is_graded(args.out, s.student, s.key, sha256(s.path))
+        if args.force or previous.get((s.student, s.key), {}).get("sha256") != sha256(s.path)
+        or not sha256(s.path)
     ]
     skipped = len(submissions) - len(todo)
     config = GradeConfig(
@@ -68,9 +73,15 @@ def run(args: argparse.Namespace) -> int:
         submission_timeout=args.timeout,
     )
     started = time.monotonic()
-    _grade_with_progress(todo, config, args.jobs, args.out, show=not args.no_progress)
+    fresh = _grade_with_progress(todo, config, args.jobs, args.out, show=not args.no_progress)
     elapsed = time.monotonic() - started
-    results = gradebook.load_results(args.out)
+    final = {**previous, **{(r["student"], r["key"]): r for r in fresh}}
+    results = sorted(final.values(), key=lambda r: (r["student"], r.get("key") or ""))
+    for result in results:
+        gradebook.write_result(args.out, result)
+    stray = {(r["student"], r.get("key")) for r in gradebook.load_results(args.out)} - set(final)
+    for student, key in sorted(stray, key=str):
+        print(f"  ignored a result file the grader did not write: results/{student}/{key}.json")
     graded_lessons = {r["lesson"] for r in results if r.get("lesson") in masters}
     if args.lesson:
         graded_lessons = {args.lesson}
@@ -92,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _grade_with_progress(todo, config, jobs, out, show: bool) -> None:
+def _grade_with_progress(todo, config, jobs, out, show: bool) -> list[dict]:
     from kms_course import gradebook
     from kms_course.grading.pool import grade_all
 
@@ -100,8 +111,7 @@ def _grade_with_progress(todo, config, jobs, out, show: bool) -> None:
         gradebook.write_result(out, result)
 
     if not show or not todo:
-        grade_all([s.to_dict() for s in todo], config, jobs, write)
-        return
+        return grade_all([s.to_dict() for s in todo], config, jobs, write)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     with Progress(
@@ -115,4 +125,4 @@ def _grade_with_progress(todo, config, jobs, out, show: bool) -> None:
             progress.advance(task)
             progress.refresh()
 
-        grade_all([s.to_dict() for s in todo], config, jobs, write_and_advance)
+        return grade_all([s.to_dict() for s in todo], config, jobs, write_and_advance)

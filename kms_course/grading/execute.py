@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nbclient import NotebookClient
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
 from kms_course.exercises import Verdict
@@ -47,7 +47,7 @@ class ExecutionReport:
         check_errors: exercise id -> ``"ename: evalue"`` raised by its check cell (validate only).
         other_errors: ``"cell N: ename: evalue"`` for lesson cells that raised.
         issues: status words: ``cell-timeout``, ``submission-timeout``, ``kernel-died``,
-            ``output-truncated``, ``kernel-failed``.
+            ``output-truncated``, ``kernel-unresponsive``, ``kernel-failed``, ``grader-error``.
         messages: one human-readable line per issue.
         seconds: wall-clock duration.
     """
@@ -193,6 +193,7 @@ def execute(
         shutdown_kernel="immediate",
         startup_timeout=60,
         iopub_timeout=4,
+        raise_on_iopub_timeout=True,
         record_timing=False,
         on_cell_executed=on_cell_executed,
     )
@@ -206,12 +207,21 @@ def execute(
 
     try:
         asyncio.run(run())
-    except (asyncio.TimeoutError, TimeoutError):
+    except CellTimeoutError:
+        report.add_issue("cell-timeout", f"a cell ran longer than {cell_timeout:g} s")
         report.add_issue(
-            "submission-timeout", f"the notebook ran longer than {submission_timeout:g} s"
+            "kernel-unresponsive",
+            "the kernel did not stop when interrupted after a timeout (does the code catch "
+            "KeyboardInterrupt?); it was killed",
         )
-    except DeadKernelError:
-        report.add_issue("kernel-died", "the kernel died (os._exit, a crash or out of memory)")
+    except (asyncio.TimeoutError, TimeoutError, DeadKernelError) as error:
+        # nbclient turns the cancellation of a running cell into DeadKernelError
+        if isinstance(error, DeadKernelError) and time.monotonic() - started < submission_timeout:
+            report.add_issue("kernel-died", "the kernel died (os._exit, a crash or out of memory)")
+        else:
+            report.add_issue(
+                "submission-timeout", f"the notebook ran longer than {submission_timeout:g} s"
+            )
     except Exception as error:  # kernel failed to start, broken channels, ...
         report.add_issue("kernel-failed", f"{type(error).__name__}: {error}")
     if client.truncated:

@@ -166,6 +166,15 @@ def summarize(master: Master, report: execution.ExecutionReport, submitted: dict
         item = asdict(verdict)
         item.pop("exercise")
         item["error"] = report.solution_errors.get(ex.id)
+        if item["error"] and not item["error"].startswith("NotImplementedError"):
+            # a solution must run to the end: a cell that raised or timed out never passes
+            check = "" if not verdict.passed else " (the check itself would have passed)"
+            item.update(
+                passed=False,
+                points=0,
+                message=f"Your solution cell did not run to the end: {item['error']}{check}. "
+                + ("" if verdict.passed else verdict.message),
+            )
         item["submitted"] = bool(submitted.get(ex.id, False))
         exercises[ex.id] = item
     issues = list(report.issues)
