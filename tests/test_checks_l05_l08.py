@@ -15,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kms_course import sandbox
+from kms_course.checks import l08_capstone as cap
 from kms_course.exercises import run_check
 
 
@@ -251,7 +252,8 @@ def seal(kms, key_id, document, context, *, nonce=None, kms_context=True, aad=Tr
 
 def test_05_generate_data_key_passes(kms):
     key = new_key(kms)
-    dk = kms.generate_data_key(KeyId=key, KeySpec="AES_256", EncryptionContext={"purpose": "lesson-05"})
+    context = {"purpose": "lesson-05"}
+    dk = kms.generate_data_key(KeyId=key, KeySpec="AES_256", EncryptionContext=context)
     assert len(dk["Plaintext"]) == 32  # AES_256 data key: 32 bytes (GenerateDataKey)
     assert_passes(
         kms, "05-generate-data-key",
@@ -430,9 +432,6 @@ def test_05_deferred_data_key_fails_on_wrong_context_or_document(kms):
 
 # --- lesson 08: capstone document store ----------------------------------------------------------
 
-from kms_course.checks import l08_capstone as cap  # noqa: E402
-
-
 @pytest.fixture
 def s3(kms):
     return sandbox.client("s3")
@@ -565,7 +564,9 @@ def test_08_share_document_fails_with_another_data_key_or_wrong_text(kms, s3, pr
     _, key = practice
     context = cap.share_context("memo-1", "carol", "dave")
     other = kms.generate_data_key(KeyId=key, KeySpec="AES_256", EncryptionContext=context)
-    s3.put_object(Bucket=cap.PRACTICE_BUCKET, Key="shares/memo-1/dave", Body=other["CiphertextBlob"])
+    s3.put_object(
+        Bucket=cap.PRACTICE_BUCKET, Key="shares/memo-1/dave", Body=other["CiphertextBlob"]
+    )
     assert_fails(
         kms, "08-share-document", "different key from the memo's data key",
         dave_memo_text=memo_plaintext(kms, s3),

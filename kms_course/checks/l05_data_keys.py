@@ -60,7 +60,11 @@ def context_aad(encryption_context: Mapping[str, str]) -> bytes:
 
 
 def decrypt_data_key(
-    kms: Any, encrypted_data_key: Any, key_arn: str, encryption_context: Mapping[str, str], name: str
+    kms: Any,
+    encrypted_data_key: Any,
+    key_arn: str,
+    encryption_context: Mapping[str, str],
+    name: str,
 ) -> bytes:
     """Decrypt a student's encrypted data key with KMS, explaining each way it can fail.
 
@@ -72,14 +76,17 @@ def decrypt_data_key(
             encryption context; or not a KMS ciphertext at all.
     """
     if not isinstance(encrypted_data_key, bytes):
-        hint = " (it looks like text: keep the raw bytes)" if isinstance(encrypted_data_key, str) else ""
+        is_text = isinstance(encrypted_data_key, str)
+        hint = " (it looks like text: keep the raw bytes)" if is_text else ""
         raise CheckFailed(
             f"`{name}` should be the bytes of the data key's CiphertextBlob, not "
             f"{type(encrypted_data_key).__name__}{hint}."
         )
     try:
         return kms.decrypt(
-            CiphertextBlob=encrypted_data_key, KeyId=key_arn, EncryptionContext=dict(encryption_context)
+            CiphertextBlob=encrypted_data_key,
+            KeyId=key_arn,
+            EncryptionContext=dict(encryption_context),
         )["Plaintext"]
     except kms.exceptions.ClientError as first:
         code = first.response["Error"]["Code"]
@@ -94,7 +101,8 @@ def decrypt_data_key(
         )
     raise CheckFailed(
         f"`{name}` does not decrypt under the given key with the encryption context "
-        f"{dict(encryption_context)} ({code}): was it generated with that key and that exact context?"
+        f"{dict(encryption_context)} ({code}): was it generated with that key and that exact "
+        "context?"
     )
 
 
@@ -122,9 +130,14 @@ def open_sealed(
         )
     for field in SEALED_FIELDS:
         if not isinstance(sealed.get(field), bytes):
-            raise CheckFailed(f"`{name}['{field}']` should be bytes, not {type(sealed.get(field)).__name__}.")
+            kind = type(sealed.get(field)).__name__
+            raise CheckFailed(f"`{name}['{field}']` should be bytes, not {kind}.")
     data_key = decrypt_data_key(
-        kms, sealed["encrypted_data_key"], key_arn, encryption_context, f"{name}['encrypted_data_key']"
+        kms,
+        sealed["encrypted_data_key"],
+        key_arn,
+        encryption_context,
+        f"{name}['encrypted_data_key']",
     )
     if len(data_key) != AES_256_KEY_BYTES:
         raise CheckFailed(
@@ -133,10 +146,13 @@ def open_sealed(
         )
     nonce = sealed["nonce"]
     if len(nonce) != NONCE_BYTES:
-        raise CheckFailed(f"`{name}['nonce']` is {len(nonce)} bytes; use os.urandom({NONCE_BYTES}).")
+        raise CheckFailed(
+            f"`{name}['nonce']` is {len(nonce)} bytes; use os.urandom({NONCE_BYTES})."
+        )
     cipher = AESGCM(data_key)
     try:
-        return cipher.decrypt(nonce, sealed["ciphertext"], context_aad(encryption_context)), data_key
+        document = cipher.decrypt(nonce, sealed["ciphertext"], context_aad(encryption_context))
+        return document, data_key
     except InvalidTag:
         pass
     try:
@@ -164,12 +180,16 @@ def open_sealed(
 def _(kms: Any, answers: Answers) -> None:
     meta = key_metadata(kms, answers.get("dk_key_id"), "dk_key_id")
     data_key = decrypt_data_key(
-        kms, answers.get("dk_encrypted_data_key"), meta["Arn"], DATA_KEY_CONTEXT, "dk_encrypted_data_key"
+        kms,
+        answers.get("dk_encrypted_data_key"),
+        meta["Arn"],
+        DATA_KEY_CONTEXT,
+        "dk_encrypted_data_key",
     )
     if len(data_key) != AES_256_KEY_BYTES:
         raise CheckFailed(
-            f"The data key is {len(data_key)} bytes, not {AES_256_KEY_BYTES}: use KeySpec='AES_256' "
-            "(AES_128 gives 16 bytes)."
+            f"The data key is {len(data_key)} bytes, not {AES_256_KEY_BYTES}: use "
+            "KeySpec='AES_256' (AES_128 gives 16 bytes)."
         )
     length = answers.get("dk_plaintext_length")
     if isinstance(length, bool) or length != AES_256_KEY_BYTES:

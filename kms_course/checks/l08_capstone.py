@@ -231,7 +231,9 @@ def _(kms: Any, answers: Answers) -> None:
                 "once per document."
             )
         if nonce in seen_nonces:
-            raise CheckFailed("Both documents use the same nonce: make a fresh os.urandom(12) per call.")
+            raise CheckFailed(
+                "Both documents use the same nonce: make a fresh os.urandom(12) per call."
+            )
         seen_keys.add(encrypted_data_key)
         seen_nonces.add(nonce)
 
