@@ -1,6 +1,7 @@
 """The checks of lessons 05-08: each passes on a correct answer and fails, with a message that
 names the mistake, on specific wrong answers.
 
+The ``kms`` fixture (tests/conftest.py) is the in-process moto sandbox, emptied before each test.
 The expected values come from the AWS documentation cited in each check module (for example the
 7-30 day deletion window of ScheduleKeyDeletion, and CancelKeyDeletion leaving a key Disabled).
 """
@@ -17,13 +18,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from kms_course import sandbox
 from kms_course.checks import l08_capstone as cap
 from kms_course.exercises import run_check
-
-
-@pytest.fixture(scope="module")
-def kms():
-    client = sandbox.start_sandbox(backend="moto", quiet=True)
-    yield client
-    sandbox.stop_sandbox()
 
 
 def new_key(kms, **kwargs) -> str:
