@@ -121,8 +121,9 @@ class ProgressPanel:
             for ex_id, points, status in self.rows()
         )
         self.table.value = (
-            "<table class='kms-course-progress'><thead><tr><th style='text-align:left'>Exercise</th>"
-            "<th style='text-align:left'>Points</th><th style='text-align:left'>Verdict</th></tr>"
+            "<table class='kms-course-progress'><thead><tr>"
+            + "".join(f"<th style='text-align:left;padding:2px 8px'>{h}</th>" for h in ("Exercise", "Points", "Verdict"))
+            + "</tr>"
             f"</thead><tbody>{body}</tbody></table>"
         )
 
