@@ -29,6 +29,7 @@ callbacks never print.
 from __future__ import annotations
 
 import html
+import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -47,7 +48,7 @@ DATA_KEY_BYTES = 32
 
 DEFAULT_DOCUMENT = b"Payroll March: Alice 5200 EUR, Bob 4800 EUR."
 
-#: (title, the call made) of each step, in order.
+#: (title, the call made) of each step, in order, without an encryption context.
 STEPS = (
     ("Generate a data key", 'kms.generate_data_key(KeyId=key_id, KeySpec="AES_256")'),
     ("Encrypt the document locally", "AESGCM(data_key).encrypt(nonce, document, None)"),
@@ -81,6 +82,10 @@ class EnvelopeStepper:
         key_id: key ID, key ARN, alias name or alias ARN of a symmetric encryption KMS key.
         document: the plaintext to protect, bytes (at least 1 byte). AES-GCM itself has no
             4096-byte limit, unlike KMS Encrypt.
+        encryption_context: optional str -> str pairs, passed as ``EncryptionContext`` to
+            GenerateDataKey and Decrypt and, as canonical JSON (sorted keys, UTF-8), as AES-GCM's
+            associated data, so the stored envelope only opens with the same context
+            (https://docs.aws.amazon.com/kms/latest/developerguide/encrypt_context.html).
 
     Attributes:
         step: number of steps done, 0 to 6.
@@ -91,12 +96,18 @@ class EnvelopeStepper:
         widget: the ``VBox`` that Jupyter displays.
 
     Raises:
-        TypeError: ``document`` is not bytes (encode text first: ``"...".encode()``) or
-            ``key_id`` is not a str.
+        TypeError: ``document`` is not bytes (encode text first: ``"...".encode()``),
+            ``key_id`` is not a str, or ``encryption_context`` is not a dict of str to str.
         ValueError: ``document`` or ``key_id`` is empty.
     """
 
-    def __init__(self, kms: Any, key_id: str, document: bytes = DEFAULT_DOCUMENT):
+    def __init__(
+        self,
+        kms: Any,
+        key_id: str,
+        document: bytes = DEFAULT_DOCUMENT,
+        encryption_context: dict[str, str] | None = None,
+    ):
         if not isinstance(document, (bytes, bytearray)):
             raise TypeError(
                 f"document must be bytes, not {type(document).__name__}: "
@@ -106,8 +117,14 @@ class EnvelopeStepper:
             raise ValueError("document is empty: give at least 1 byte to encrypt.")
         if not isinstance(key_id, str) or not key_id:
             raise TypeError("key_id must be a non-empty str: a key ID, key ARN or alias name.")
+        context = dict(encryption_context or {})
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in context.items()):
+            raise TypeError("encryption_context must map str to str, e.g. {'purpose': 'demo'}.")
         self.kms = kms
         self.key_id = key_id
+        self.encryption_context = context
+        self._kms_context = {"EncryptionContext": context} if context else {}
+        self._aad = json.dumps(context, sort_keys=True).encode("utf-8") if context else None
         self.document = bytes(document)
         self.table = widgets.HTML()
         self.next_button = widgets.Button(description="Next step", button_style="primary")
@@ -165,7 +182,7 @@ class EnvelopeStepper:
             pass
 
     def _generate(self) -> list[Item]:
-        response = self.kms.generate_data_key(KeyId=self.key_id, KeySpec="AES_256")
+        response = self.kms.generate_data_key(KeyId=self.key_id, KeySpec="AES_256", **self._kms_context)
         self._data_key, self._encrypted_key = response["Plaintext"], response["CiphertextBlob"]
         return [
             *self.held,
@@ -175,7 +192,7 @@ class EnvelopeStepper:
 
     def _encrypt(self) -> list[Item]:
         self._nonce = os.urandom(NONCE_BYTES)  # a fresh nonce for every encryption
-        self._ciphertext = AESGCM(self._data_key).encrypt(self._nonce, self.document, None)
+        self._ciphertext = AESGCM(self._data_key).encrypt(self._nonce, self.document, self._aad)
         return [
             *self.held,
             Item("nonce", len(self._nonce), False),
@@ -188,15 +205,21 @@ class EnvelopeStepper:
 
     def _store(self) -> list[Item]:
         size = len(self._encrypted_key) + len(self._nonce) + len(self._ciphertext)
-        return [Item("envelope (encrypted data key + nonce + ciphertext)", size, False, "stored")]
+        if self._aad is None:
+            return [Item("envelope (encrypted data key + nonce + ciphertext)", size, False, "stored")]
+        size += len(self._aad)
+        name = "envelope (encrypted data key + nonce + ciphertext + context as JSON)"
+        return [Item(name, size, False, "stored")]
 
     def _decrypt_key(self) -> list[Item]:
-        response = self.kms.decrypt(CiphertextBlob=self._encrypted_key, KeyId=self.key_id)
+        response = self.kms.decrypt(
+            CiphertextBlob=self._encrypted_key, KeyId=self.key_id, **self._kms_context
+        )
         self._data_key = response["Plaintext"]
         return [*self.held, Item("plaintext data key", len(self._data_key), True)]
 
     def _decrypt_document(self) -> list[Item]:
-        recovered = AESGCM(self._data_key).decrypt(self._nonce, self._ciphertext, None)
+        recovered = AESGCM(self._data_key).decrypt(self._nonce, self._ciphertext, self._aad)
         self._data_key = None
         self.recovered_matches = recovered == self.document
         return [self.held[0], Item("decrypted document", len(recovered), True)]
@@ -204,14 +227,37 @@ class EnvelopeStepper:
     _ACTIONS = ("_generate", "_encrypt", "_drop", "_store", "_decrypt_key", "_decrypt_document")
 
     @property
-    def envelope(self) -> dict[str, bytes] | None:
-        """After step 4: what is stored, ``{"encrypted_key", "nonce", "ciphertext"}`` (bytes,
-        nothing secret); before step 4, None."""
+    def envelope(self) -> dict[str, Any] | None:
+        """After step 4: what is stored, ``{"encrypted_key", "nonce", "ciphertext"}`` (bytes)
+        plus ``"encryption_context"`` (dict) when one is set; nothing in it is secret. Before
+        step 4, None."""
         if self.step < 4:
             return None
-        return {"encrypted_key": self._encrypted_key, "nonce": self._nonce, "ciphertext": self._ciphertext}
+        stored: dict[str, Any] = {
+            "encrypted_key": self._encrypted_key,
+            "nonce": self._nonce,
+            "ciphertext": self._ciphertext,
+        }
+        if self.encryption_context:
+            stored["encryption_context"] = dict(self.encryption_context)
+        return stored
 
     # --- display ---------------------------------------------------------------------------
+
+    def steps(self) -> list[tuple[str, str]]:
+        """(title, call) of each step, with ``EncryptionContext`` and AAD when a context is set."""
+        if not self.encryption_context:
+            return list(STEPS)
+        steps = []
+        for title, call in STEPS:
+            if call.startswith("kms."):
+                call = call[:-1] + ", EncryptionContext=context)"
+            elif call.startswith("envelope"):
+                call = call[:-1] + ", context}"
+            else:
+                call = call.replace("None)", "aad)")
+            steps.append((title, call))
+        return steps
 
     def _say(self, text: str, *, ok: bool) -> None:
         self.status_text = text
@@ -221,7 +267,7 @@ class EnvelopeStepper:
 
     def _html(self) -> str:
         rows = []
-        for number, (title, call) in enumerate(STEPS, start=1):
+        for number, (title, call) in enumerate(self.steps(), start=1):
             mark = "✔" if number <= self.step else ("➜" if number == self.step + 1 else "")
             rows.append(
                 f"<tr><td>{mark}</td><td>{number}. {html.escape(title)}</td>"
@@ -242,7 +288,7 @@ class EnvelopeStepper:
     def text(self) -> str:
         """Stable plain-text form: steps done, the items held with sizes and secrecy."""
         lines = [f"Envelope encryption stepper: {self.step} of {len(STEPS)} steps done"]
-        for number, (title, call) in enumerate(STEPS, start=1):
+        for number, (title, call) in enumerate(self.steps(), start=1):
             mark = "[x]" if number <= self.step else "[ ]"
             lines.append(f"  {mark} {number}. {title}: {call}")
         lines.append(f"Held after step {self.step}:")

@@ -419,3 +419,27 @@ def test_stepper_text_form_is_stable(kms):
 def test_stepper_rejects_bad_input(kms, document, key_id, error, match):
     with pytest.raises(error, match=match):
         EnvelopeStepper(kms, key_id, document=document)
+
+
+def test_stepper_binds_the_encryption_context(kms):
+    key_id = new_key(kms)
+    context = {"document_id": "report-7"}
+    stepper = EnvelopeStepper(kms, key_id, document=DOCUMENT, encryption_context=context)
+    stepper.run_all()
+    assert stepper.recovered_matches is True
+    assert 'kms.generate_data_key(KeyId=key_id, KeySpec="AES_256", EncryptionContext=context)' in stepper.text()
+    envelope = stepper.envelope
+    assert envelope["encryption_context"] == context
+    aad = b'{"document_id": "report-7"}'  # canonical JSON of the context, as the lesson builds it
+    assert stepper.held[0].size == len(envelope["encrypted_key"]) + 12 + 34 + 16 + len(aad)
+    # The data key opens only with the same context (developerguide/encrypt_context.html) ...
+    with pytest.raises(kms.exceptions.InvalidCiphertextException):
+        kms.decrypt(CiphertextBlob=envelope["encrypted_key"], EncryptionContext={"document_id": "x"})
+    data_key = kms.decrypt(CiphertextBlob=envelope["encrypted_key"], EncryptionContext=context)["Plaintext"]
+    # ... and the document only with the same associated data.
+    assert AESGCM(data_key).decrypt(envelope["nonce"], envelope["ciphertext"], aad) == DOCUMENT
+
+
+def test_stepper_rejects_a_non_string_context(kms):
+    with pytest.raises(TypeError, match="str to str"):
+        EnvelopeStepper(kms, "alias/x", document=b"x", encryption_context={"n": 1})
