@@ -31,6 +31,7 @@ class GradeConfig:
     submission_timeout: float = execution.SUBMISSION_TIMEOUT
     max_cell_output: int = execution.MAX_CELL_OUTPUT
     max_total_output: int = execution.MAX_TOTAL_OUTPUT
+    keep_checks: bool = False  # validate: run the check cells too (probes after them)
 
 
 class _Worker:
@@ -148,6 +149,7 @@ def _run(w: _Worker, master: Master, nb) -> dict[str, Any]:
             submission_timeout=w.config.submission_timeout,
             max_cell_output=w.config.max_cell_output,
             max_total_output=w.config.max_total_output,
+            keep_checks=w.config.keep_checks,
         )
     finally:
         shutil.rmtree(home, ignore_errors=True)
@@ -190,4 +192,6 @@ def summarize(master: Master, report: execution.ExecutionReport, submitted: dict
         "max_points": master.max_points,
         "status": ",".join(issues) or "ok",
         "messages": messages,
+        "check_errors": dict(report.check_errors),
+        "other_errors": list(report.other_errors),
     }

@@ -50,6 +50,22 @@ def clear_region(text: str, stub: str = STUB_CODE) -> tuple[str, bool]:
     return "\n".join(out), found
 
 
+def marker_lines(text: str, cell_type: str = "code") -> list[str]:
+    """Lines of ``text`` that act as solution markers.
+
+    In code cells any line containing a marker counts (nbgrader matches substrings); in markdown
+    and raw cells only a line that starts with one (once stripped) does, so prose that mentions
+    the convention in backticks is not taken for a marker.
+    """
+    found = []
+    for line in text.splitlines():
+        for marker in (SOLUTION_BEGIN, SOLUTION_END):
+            if (marker in line) if cell_type == "code" else line.strip().startswith(marker):
+                found.append(line)
+                break
+    return found
+
+
 def clear_solutions(nb: NotebookNode) -> NotebookNode:
     """Return a copy of ``nb`` with every solution region replaced by the stub.
 
@@ -61,16 +77,17 @@ def clear_solutions(nb: NotebookNode) -> NotebookNode:
     nb = copy.deepcopy(nb)
     for index, cell in enumerate(nb.cells):
         text = source(cell)
+        if not is_solution(cell):
+            if marker_lines(text, cell.cell_type):
+                raise SolutionMarkerError(
+                    f"cell {index} has solution markers but is not a solution cell: set "
+                    "metadata.nbgrader.solution = true or remove the markers"
+                )
+            continue
         stub = STUB_CODE if cell.cell_type == "code" else STUB_TEXT
         try:
             new_text, found = clear_region(text, stub)
         except SolutionMarkerError as error:
             raise SolutionMarkerError(f"cell {index}: {error}") from None
-        if found and not is_solution(cell):
-            raise SolutionMarkerError(
-                f"cell {index} has solution markers but is not a solution cell: set "
-                "metadata.nbgrader.solution = true or remove the markers"
-            )
-        if is_solution(cell):
-            cell.source = new_text if found else stub
+        cell.source = new_text if found else stub
     return nb

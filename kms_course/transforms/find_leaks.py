@@ -16,7 +16,8 @@ MARKERS = (SOLUTION_BEGIN, SOLUTION_END, HIDDEN_BEGIN, HIDDEN_END, "BEGIN SOLUTI
 def find_leaks(nb: NotebookNode, master: NotebookNode | None = None) -> list[str]:
     """Problems that would leak answers from a released notebook; ``[]`` when it is clean.
 
-    Looks for solution or hidden-test markers in every cell's source (code, markdown and raw),
+    Looks for solution or hidden-test markers in every cell's source (anywhere in a code cell; as
+    a line of its own in markdown and raw cells, where prose may name the convention),
     outputs, attachments and metadata, and in the notebook metadata; for outputs or execution
     counts left over; for ``instructor-only`` cells. With ``master``, also for any solution
     cell whose source is still the master's (a solution cell without markers kept as is).
@@ -36,8 +37,11 @@ def find_leaks(nb: NotebookNode, master: NotebookNode | None = None) -> list[str
         rest = json.dumps(
             {k: v for k, v in cell.items() if k != "source"}, default=str, sort_keys=True
         )
+        lines = [line.strip() for line in text.splitlines()]
         for marker in MARKERS:
-            if marker in text:
+            if (marker in text) if cell.cell_type == "code" else any(
+                line.startswith(marker) or line.startswith("# " + marker) for line in lines
+            ):
                 problems.append(f"cell {index} ({cell.cell_type}) source contains {marker!r}")
                 break
         for marker in MARKERS:

@@ -1,0 +1,77 @@
+"""``kms-course release OUT``: write the student version of every lesson notebook.
+
+Each master notebook (``notebooks/NN_topic.ipynb`` by default) goes through the release steps of
+:mod:`kms_course.transforms`: hidden content removed, solution regions replaced by
+``# YOUR CODE HERE`` / ``raise NotImplementedError()``, outputs cleared, every non-solution cell
+locked (``editable: false``, ``deletable: false``, ``nbgrader.locked: true``). Every notebook is
+built and checked for leaks (markers or the master's answers anywhere, including markdown,
+outputs and metadata) before any file is written; each file is then written to a temporary file
+and moved into place with ``os.replace``, so OUT never holds a half-written notebook.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from kms_course.errors import CourseError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``kms-course release``."""
+    parser.add_argument("out", help="folder for the student notebooks (created if needed)")
+    parser.add_argument("--source", default=None, help="master notebooks (default: notebooks/)")
+
+
+def build(source: str | Path | None = None) -> dict[str, object]:
+    """The student version of every master notebook of ``source``: file name -> notebook.
+
+    Raises:
+        CourseError: no lesson notebooks, bad solution markers, or a leak (the message lists
+            each problem with its notebook and cell index).
+    """
+    import nbformat
+
+    from kms_course.grading.masters import default_folder
+    from kms_course.transforms import RELEASE_STEPS, apply, find_leaks
+
+    folder = Path(source) if source else default_folder()
+    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        raise CourseError(f"No lesson notebooks (NN_topic.ipynb) in {folder}: pass --source DIR.")
+    released, problems = {}, []
+    for path in paths:
+        master = nbformat.read(path, as_version=4)
+        try:
+            student = apply(master, RELEASE_STEPS)
+        except ValueError as error:
+            problems.append(f"{path.name}: {error}")
+            continue
+        problems += [f"{path.name}: {p}" for p in find_leaks(student, master)]
+        released[path.name] = student
+    if problems:
+        raise CourseError("Nothing written; fix these first:\n  " + "\n  ".join(problems))
+    return released
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build every student notebook, then write them all into ``args.out``.
+
+    Raises:
+        CourseError: OUT is the source folder (it would overwrite the masters), or :func:`build`
+            failed.
+    """
+    import nbformat
+
+    from kms_course.gradebook import atomic_write_text
+    from kms_course.grading.masters import default_folder
+
+    source = Path(args.source) if args.source else default_folder()
+    out = Path(args.out)
+    if out.resolve() == source.resolve():
+        raise CourseError("OUT must not be the master folder: the masters would be overwritten.")
+    released = build(source)
+    for name, nb in released.items():
+        atomic_write_text(out / name, nbformat.writes(nb))
+    print(f"Released {len(released)} notebook(s) from {source} into {out}")
+    return 0
