@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import ipywidgets as widgets
+from botocore.exceptions import ClientError
 
 #: Bounds of ScheduleKeyDeletion's PendingWindowInDays, in days; AWS's default is 30.
 #: https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html
@@ -151,8 +152,8 @@ def _rotation(kms: Any, key_id: str, meta: dict) -> str:
         return "not supported"
     try:
         status = kms.get_key_rotation_status(KeyId=key_id)
-    except Exception as error:  # e.g. a key state in which KMS refuses the call
-        return f"unknown ({describe_error(error).split(':', 1)[0]})"
+    except ClientError as error:  # e.g. a key state in which KMS refuses the call
+        return f"unknown ({error.response['Error'].get('Code', 'error')})"
     if not status.get("KeyRotationEnabled"):
         return "off"
     period = status.get("RotationPeriodInDays")
@@ -162,7 +163,9 @@ def _rotation(kms: Any, key_id: str, meta: dict) -> str:
 def _html_table(rows: list[tuple[str, ...]]) -> str:
     head = "".join(f"<th style='text-align:left;padding:2px 8px'>{c}</th>" for c in COLUMNS)
     body = "".join(
-        "<tr>" + "".join(f"<td style='padding:2px 8px'>{html.escape(c)}</td>" for c in row) + "</tr>"
+        "<tr>"
+        + "".join(f"<td style='padding:2px 8px'>{html.escape(c)}</td>" for c in row)
+        + "</tr>"
         for row in rows
     )
     if not rows:
@@ -209,7 +212,9 @@ class KeyExplorer:
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
         self.disable_button = widgets.Button(description="Disable")
         self.enable_button = widgets.Button(description="Enable")
-        self.schedule_button = widgets.Button(description="Schedule deletion", button_style="danger")
+        self.schedule_button = widgets.Button(
+            description="Schedule deletion", button_style="danger"
+        )
         self.cancel_button = widgets.Button(description="Cancel deletion")
         self.status = widgets.HTML()
         self.status_text = ""
@@ -217,7 +222,9 @@ class KeyExplorer:
         self.disable_button.on_click(lambda _: self._call("disable_key"))
         self.enable_button.on_click(lambda _: self._call("enable_key"))
         self.schedule_button.on_click(
-            lambda _: self._call("schedule_key_deletion", PendingWindowInDays=self.window_days.value)
+            lambda _: self._call(
+                "schedule_key_deletion", PendingWindowInDays=self.window_days.value
+            )
         )
         self.cancel_button.on_click(lambda _: self._call("cancel_key_deletion"))
         self.widget = widgets.VBox(
@@ -238,7 +245,7 @@ class KeyExplorer:
         """Reload the keys from KMS and redraw; a failure is shown in :attr:`status`."""
         try:
             self.rows = list_key_rows(self.kms)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001  (a callback shows errors, never raises)
             self._say(f"Could not list the keys: {describe_error(error)}", ok=False)
             return
         self.table.value = _html_table([r.live_cells() for r in self.rows])
@@ -264,12 +271,14 @@ class KeyExplorer:
     def _call(self, operation: str, **params: Any) -> None:
         key_id = self.key_picker.value
         if key_id is None:
-            self._say("No key selected: create a key with kms.create_key(), then Refresh.", ok=False)
+            self._say(
+                "No key selected: create a key with kms.create_key(), then Refresh.", ok=False
+            )
             return
         call = f"{operation}({', '.join(f'{k}={v}' for k, v in params.items())})"
         try:
             getattr(self.kms, operation)(KeyId=key_id, **params)
-        except Exception as error:  # shown, never raised: a refusal is the lesson
+        except Exception as error:  # noqa: BLE001  (shown, never raised: a refusal is the lesson)
             self.refresh()
             self._say(f"KMS refused {call}: {describe_error(error)}", ok=False)
             return

@@ -122,7 +122,10 @@ class ProgressPanel:
         )
         self.table.value = (
             "<table class='kms-course-progress'><thead><tr>"
-            + "".join(f"<th style='text-align:left;padding:2px 8px'>{h}</th>" for h in ("Exercise", "Points", "Verdict"))
+            + "".join(
+                f"<th style='text-align:left;padding:2px 8px'>{h}</th>"
+                for h in ("Exercise", "Points", "Verdict")
+            )
             + "</tr>"
             f"</thead><tbody>{body}</tbody></table>"
         )
@@ -131,10 +134,14 @@ class ProgressPanel:
 
     def text(self) -> str:
         """Stable plain-text summary: lesson, points earned of total, one line per exercise."""
-        lines = [f"Practice exercises of {self.lesson}: {self.earned_points}/{self.total_points} points"]
+        lines = [
+            f"Practice exercises of {self.lesson}: {self.earned_points}/{self.total_points} points"
+        ]
         width = max(len(ex_id) for ex_id in self.ids)
         for ex_id, points, status in self.rows():
-            lines.append(f"  {ex_id.ljust(width)}  {points} point{'s' if points != 1 else ''}  {status}")
+            lines.append(
+                f"  {ex_id.ljust(width)}  {points} point{'s' if points != 1 else ''}  {status}"
+            )
         return "\n".join(lines)
 
     def __repr__(self) -> str:

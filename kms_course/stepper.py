@@ -53,9 +53,15 @@ STEPS = (
     ("Generate a data key", 'kms.generate_data_key(KeyId=key_id, KeySpec="AES_256")'),
     ("Encrypt the document locally", "AESGCM(data_key).encrypt(nonce, document, None)"),
     ("Drop the plaintext data key", "del data_key, document"),
-    ("Store the encrypted data key beside the ciphertext", "envelope = {encrypted_key, nonce, ciphertext}"),
+    (
+        "Store the encrypted data key beside the ciphertext",
+        "envelope = {encrypted_key, nonce, ciphertext}",
+    ),
     ("Decrypt the data key with KMS", "kms.decrypt(CiphertextBlob=encrypted_key, KeyId=key_id)"),
-    ("Decrypt the document locally, then drop the key", "AESGCM(data_key).decrypt(nonce, ciphertext, None)"),
+    (
+        "Decrypt the document locally, then drop the key",
+        "AESGCM(data_key).decrypt(nonce, ciphertext, None)",
+    ),
 )
 
 
@@ -168,7 +174,7 @@ class EnvelopeStepper:
             return False
         try:
             self.held = getattr(self, self._ACTIONS[self.step])()
-        except Exception as error:  # shown, never raised: a refusal is part of the lesson
+        except Exception as error:  # noqa: BLE001  (shown, never raised: a refusal is the lesson)
             self._say(f"KMS refused step {self.step + 1}: {describe_error(error)}", ok=False)
             return False
         self.step += 1
@@ -182,7 +188,9 @@ class EnvelopeStepper:
             pass
 
     def _generate(self) -> list[Item]:
-        response = self.kms.generate_data_key(KeyId=self.key_id, KeySpec="AES_256", **self._kms_context)
+        response = self.kms.generate_data_key(
+            KeyId=self.key_id, KeySpec="AES_256", **self._kms_context
+        )
         self._data_key, self._encrypted_key = response["Plaintext"], response["CiphertextBlob"]
         return [
             *self.held,
@@ -206,7 +214,9 @@ class EnvelopeStepper:
     def _store(self) -> list[Item]:
         size = len(self._encrypted_key) + len(self._nonce) + len(self._ciphertext)
         if self._aad is None:
-            return [Item("envelope (encrypted data key + nonce + ciphertext)", size, False, "stored")]
+            return [
+                Item("envelope (encrypted data key + nonce + ciphertext)", size, False, "stored")
+            ]
         size += len(self._aad)
         name = "envelope (encrypted data key + nonce + ciphertext + context as JSON)"
         return [Item(name, size, False, "stored")]

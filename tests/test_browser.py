@@ -54,7 +54,8 @@ def with_widget_cells(notebook: nbformat.NotebookNode, lesson: str) -> nbformat.
     unless it already has them (the cells the lesson itself should carry)."""
     sources = "\n".join(cell.source for cell in notebook.cells)
     first = next(
-        i for i, cell in enumerate(notebook.cells)
+        i
+        for i, cell in enumerate(notebook.cells)
         if cell.metadata.get("kms_course", {}).get("role") == "solution"
     )
     if first > 0 and notebook.cells[first - 1].cell_type == "markdown":
@@ -109,35 +110,44 @@ def lab(tmp_path):
     port = free_port()
     kms_course = shutil.which("kms-course", path=str(Path(sys.executable).parent))
     command = [kms_course] if kms_course else [sys.executable, "-m", "kms_course.cli"]
-    log = open(tmp_path / "lab.log", "wb")
-    process = subprocess.Popen(
-        [*command, "lab", "--no-browser", "--port", str(port), "--notebooks", str(folder),
-         f"--IdentityProvider.token={TOKEN}"],
-        env=clean_env(HOME=str(home), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime")),
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_TIMEOUT
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"kms-course lab did not start; log:\n{(tmp_path / 'lab.log').read_text()}")
-                time.sleep(0.25)
-        yield base, source.name, check_ids(notebook)
-    finally:
-        process.terminate()
+    with open(tmp_path / "lab.log", "wb") as log:
+        process = subprocess.Popen(
+            [
+                *command,
+                "lab",
+                "--no-browser",
+                "--port",
+                str(port),
+                "--notebooks",
+                str(folder),
+                f"--IdentityProvider.token={TOKEN}",
+            ],
+            env=clean_env(HOME=str(home), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime")),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        log.close()
+            deadline = time.monotonic() + SERVER_TIMEOUT
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2):
+                        break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail(
+                            f"kms-course lab did not start; log:\n{(tmp_path / 'lab.log').read_text()}"
+                        )
+                    time.sleep(0.25)
+            yield base, source.name, check_ids(notebook)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -163,7 +173,7 @@ def page(tmp_path):
             browser.close()
 
 
-def test_lesson_runs_in_jupyterlab_with_verdicts_and_widgets(lab, page, tmp_path):
+def test_lesson_runs_in_jupyterlab_with_verdicts_and_widgets(page, lab, tmp_path):
     try:
         run_lesson_and_assert(lab, page, tmp_path)
     except BaseException:

@@ -64,7 +64,14 @@ def test_explorer_shows_alias_usage_spec_state_and_rotation(kms):
     # Rotation period defaults to 365 days (API_EnableKeyRotation); automatic rotation is only for
     # symmetric encryption keys (developerguide/rotate-keys.html).
     assert cells == [
-        ("alias/orders", "ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT", "Enabled", "on (every 365 days)", "-"),
+        (
+            "alias/orders",
+            "ENCRYPT_DECRYPT",
+            "SYMMETRIC_DEFAULT",
+            "Enabled",
+            "on (every 365 days)",
+            "-",
+        ),
         ("(no alias)", "SIGN_VERIFY", "ECC_NIST_P256", "Enabled", "not supported", "-"),
     ]
     assert explorer.key_picker.value == key_id
@@ -91,7 +98,11 @@ def test_schedule_deletion_uses_the_window_picker(kms):
     explorer.schedule_button.click()
     meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
     assert meta["KeyState"] == "PendingDeletion"
-    assert before + timedelta(days=7) <= meta["DeletionDate"] <= datetime.now(timezone.utc) + timedelta(days=7)
+    assert (
+        before + timedelta(days=7)
+        <= meta["DeletionDate"]
+        <= datetime.now(timezone.utc) + timedelta(days=7)
+    )
     assert explorer.rows[0].deletion_date == meta["DeletionDate"]
     assert explorer.rows[0].stable_cells()[-1] == "scheduled"
 
@@ -112,7 +123,9 @@ def test_default_window_schedules_deletion_30_days_ahead(kms):
     before = datetime.now(timezone.utc)
     explorer.schedule_button.click()
     deletion = kms.describe_key(KeyId=key_id)["KeyMetadata"]["DeletionDate"]
-    assert before + timedelta(days=30) <= deletion <= datetime.now(timezone.utc) + timedelta(days=30)
+    assert (
+        before + timedelta(days=30) <= deletion <= datetime.now(timezone.utc) + timedelta(days=30)
+    )
 
 
 def test_cancel_deletion_leaves_the_key_disabled(kms):
@@ -142,7 +155,9 @@ def test_cancel_on_a_key_not_pending_deletion_is_refused(kms):
     key_id = new_key(kms, "alias/live")
     explorer = KeyExplorer(kms)
     explorer.cancel_button.click()
-    assert explorer.status_text.startswith("KMS refused cancel_key_deletion(): KMSInvalidStateException: ")
+    assert explorer.status_text.startswith(
+        "KMS refused cancel_key_deletion(): KMSInvalidStateException: "
+    )
     assert state(kms, key_id) == "Enabled"
 
 
@@ -219,13 +234,17 @@ LESSON = "99_widget_tests"
 def lesson_exercises():
     """Two exercises of a made-up lesson, removed from the registry afterwards."""
 
-    @exercises.exercise("99-enabled-key", lesson=LESSON, points=2, hint="Create a key.", answers=("w_key",))
+    @exercises.exercise(
+        "99-enabled-key", lesson=LESSON, points=2, hint="Create a key.", answers=("w_key",)
+    )
     def _(kms, answers):
         key_id = answers.get("w_key")
         if kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] != "Enabled":
             raise CheckFailed("the key is not Enabled")
 
-    @exercises.exercise("99-disabled-key", lesson=LESSON, points=1, hint="Disable it.", answers=("w_off",))
+    @exercises.exercise(
+        "99-disabled-key", lesson=LESSON, points=1, hint="Disable it.", answers=("w_off",)
+    )
     def _(kms, answers):
         key_id = answers.get("w_off")
         if kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] != "Disabled":
@@ -267,7 +286,9 @@ def test_progress_panel_updates_as_checks_run(kms, lesson_exercises, monkeypatch
     assert capsys.readouterr().out == ""  # quiet checks; the panel itself never prints
 
 
-def test_progress_panel_shows_verdicts_from_before_it_was_created(kms, lesson_exercises, monkeypatch):
+def test_progress_panel_shows_verdicts_from_before_it_was_created(
+    kms, lesson_exercises, monkeypatch
+):
     monkeypatch.setitem(globals(), "w_key", new_key(kms))
     check("99-enabled-key", quiet=True)
     panel = ProgressPanel(LESSON)
@@ -316,7 +337,9 @@ DOCUMENT = b"Quarterly numbers, not public yet."  # 34 bytes
 def test_stepper_walks_through_envelope_encryption(kms, capsys):
     key_id = new_key(kms, "alias/docs")
     stepper = EnvelopeStepper(kms, "alias/docs", document=DOCUMENT)
-    assert [item.text() for item in stepper.held] == ["plaintext document: 34 bytes, SECRET, in memory"]
+    assert [item.text() for item in stepper.held] == [
+        "plaintext document: 34 bytes, SECRET, in memory"
+    ]
 
     stepper.next_button.click()  # 1. generate a data key
     sizes = {item.name: (item.size, item.secret) for item in stepper.held}
@@ -340,7 +363,10 @@ def test_stepper_walks_through_envelope_encryption(kms, capsys):
     # What is stored is enough, with KMS, to get the document back (independently of the widget).
     response = kms.decrypt(CiphertextBlob=envelope["encrypted_key"])
     assert response["KeyId"] == kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
-    assert AESGCM(response["Plaintext"]).decrypt(envelope["nonce"], envelope["ciphertext"], None) == DOCUMENT
+    assert (
+        AESGCM(response["Plaintext"]).decrypt(envelope["nonce"], envelope["ciphertext"], None)
+        == DOCUMENT
+    )
 
     stepper.next_button.click()  # 5. KMS decrypts the data key
     assert ("plaintext data key", 32, True) in [(i.name, i.size, i.secret) for i in stepper.held]
@@ -427,15 +453,22 @@ def test_stepper_binds_the_encryption_context(kms):
     stepper = EnvelopeStepper(kms, key_id, document=DOCUMENT, encryption_context=context)
     stepper.run_all()
     assert stepper.recovered_matches is True
-    assert 'kms.generate_data_key(KeyId=key_id, KeySpec="AES_256", EncryptionContext=context)' in stepper.text()
+    assert (
+        'kms.generate_data_key(KeyId=key_id, KeySpec="AES_256", EncryptionContext=context)'
+        in stepper.text()
+    )
     envelope = stepper.envelope
     assert envelope["encryption_context"] == context
     aad = b'{"document_id": "report-7"}'  # canonical JSON of the context, as the lesson builds it
     assert stepper.held[0].size == len(envelope["encrypted_key"]) + 12 + 34 + 16 + len(aad)
     # The data key opens only with the same context (developerguide/encrypt_context.html) ...
     with pytest.raises(kms.exceptions.InvalidCiphertextException):
-        kms.decrypt(CiphertextBlob=envelope["encrypted_key"], EncryptionContext={"document_id": "x"})
-    data_key = kms.decrypt(CiphertextBlob=envelope["encrypted_key"], EncryptionContext=context)["Plaintext"]
+        kms.decrypt(
+            CiphertextBlob=envelope["encrypted_key"], EncryptionContext={"document_id": "x"}
+        )
+    data_key = kms.decrypt(CiphertextBlob=envelope["encrypted_key"], EncryptionContext=context)[
+        "Plaintext"
+    ]
     # ... and the document only with the same associated data.
     assert AESGCM(data_key).decrypt(envelope["nonce"], envelope["ciphertext"], aad) == DOCUMENT
 
