@@ -476,3 +476,18 @@ def test_stepper_binds_the_encryption_context(kms):
 def test_stepper_rejects_a_non_string_context(kms):
     with pytest.raises(TypeError, match="str to str"):
         EnvelopeStepper(kms, "alias/x", document=b"x", encryption_context={"n": 1})
+
+
+def test_stepper_never_reuses_a_nonce_or_data_key(kms):
+    """C25: each run makes a fresh data key and a fresh 12-byte random nonce, so the same document
+    never gives the same ciphertext twice."""
+    stepper = EnvelopeStepper(kms, new_key(kms), document=DOCUMENT)
+    envelopes = []
+    for _ in range(2):
+        stepper.run_all()
+        envelopes.append(stepper.envelope)
+        stepper.reset()
+    first, second = envelopes
+    assert first["nonce"] != second["nonce"]
+    assert first["encrypted_key"] != second["encrypted_key"]
+    assert first["ciphertext"] != second["ciphertext"]
