@@ -32,6 +32,8 @@ from typing import Any
 import ipywidgets as widgets
 from botocore.exceptions import ClientError
 
+from kms_course.widget_text import TextForm
+
 #: Bounds of ScheduleKeyDeletion's PendingWindowInDays, in days; AWS's default is 30.
 #: https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html
 MIN_WINDOW_DAYS = 7
@@ -173,7 +175,7 @@ def _html_table(rows: list[tuple[str, ...]]) -> str:
     return f"<table class='kms-course-keys'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-class KeyExplorer:
+class KeyExplorer(TextForm):
     """A panel listing the KMS keys of ``kms`` with disable / enable / schedule / cancel buttons.
 
     Args:
@@ -302,11 +304,6 @@ class KeyExplorer:
             lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
         return "\n".join(lines)
 
-    def __repr__(self) -> str:
-        return self.text()
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict:
-        bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude, **kwargs))
-        bundle["text/plain"] = self.text()
-        bundle["text/html"] = _html_table([r.stable_cells() for r in self.rows])
-        return bundle
+    def html(self) -> str:
+        """Stable HTML table of the keys, with the same cells as :meth:`text`."""
+        return _html_table([r.stable_cells() for r in self.rows])

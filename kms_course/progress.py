@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import html
 import weakref
-from typing import Any
 
 import ipywidgets as widgets
 
 from kms_course import exercises
 from kms_course.exercises import Exercise, Verdict
+from kms_course.widget_text import TextForm
 
 #: exercise id -> latest verdict of a check run in this process.
 _LATEST: dict[str, Verdict] = {}
@@ -45,7 +45,7 @@ def status_of(verdict: Verdict | None) -> str:
     return "PASSED" if verdict.passed else "NOT YET"
 
 
-class ProgressPanel:
+class ProgressPanel(TextForm):
     """A lesson's exercises with points and latest verdict, updated as checks run.
 
     Args:
@@ -144,11 +144,6 @@ class ProgressPanel:
             )
         return "\n".join(lines)
 
-    def __repr__(self) -> str:
-        return self.text()
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict:
-        bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude, **kwargs))
-        bundle["text/plain"] = self.text()
-        bundle["text/html"] = f"<div>{self.title.value}</div>{self.table.value}"
-        return bundle
+    def html(self) -> str:
+        """Stable HTML form: the panel's title and its table of exercises."""
+        return f"<div>{self.title.value}</div>{self.table.value}"

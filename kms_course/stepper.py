@@ -38,6 +38,7 @@ import ipywidgets as widgets
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kms_course.key_explorer import describe_error
+from kms_course.widget_text import TextForm
 
 #: AES-GCM nonce length in bytes (96 bits, the length NIST SP 800-38D recommends).
 NONCE_BYTES = 12
@@ -80,7 +81,7 @@ class Item:
         return f"{self.name}: {self.size} bytes, {secrecy}, {self.where}"
 
 
-class EnvelopeStepper:
+class EnvelopeStepper(TextForm):
     """Envelope encryption of ``document`` under KMS key ``key_id``, one step per button press.
 
     Args:
@@ -273,9 +274,10 @@ class EnvelopeStepper:
         self.status_text = text
         colour = "#1a7f37" if ok else "#b42318"
         self.status.value = f"<span style='color:{colour}'>{html.escape(text)}</span>"
-        self.table.value = self._html()
+        self.table.value = self.html()
 
-    def _html(self) -> str:
+    def html(self) -> str:
+        """Stable HTML form: the steps with done / next marks, the items held, and the result."""
         rows = []
         for number, (title, call) in enumerate(self.steps(), start=1):
             mark = "✔" if number <= self.step else ("➜" if number == self.step + 1 else "")
@@ -306,12 +308,3 @@ class EnvelopeStepper:
         if self.recovered_matches is not None:
             lines.append(f"Decrypted document equals the original: {self.recovered_matches}")
         return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return self.text()
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict:
-        bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude, **kwargs))
-        bundle["text/plain"] = self.text()
-        bundle["text/html"] = self._html()
-        return bundle
