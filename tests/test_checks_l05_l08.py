@@ -69,7 +69,7 @@ def test_07_disable_key_fails_on_the_pending_deletion_error_code(kms):
 
 def test_07_disable_key_fails_on_unknown_key_and_missing_answer(kms):
     assert_fails(
-        kms, "07-disable-key", "not a key in the sandbox",
+        kms, "07-disable-key", "no KMS key with that ID exists in the sandbox",
         paused_key_id="1234abcd-12ab-34cd-56ef-1234567890ab", paused_error_code="DisabledException",
     )
     assert_fails(kms, "07-disable-key", "`paused_key_id` is not defined")
@@ -192,8 +192,12 @@ def test_06_rotate_on_demand_fails_on_base64_text_or_foreign_ciphertext(kms):
     blob = kms.encrypt(KeyId=key, Plaintext=b"before rotation")["CiphertextBlob"]
     kms.rotate_key_on_demand(KeyId=key)
     assert_fails(
-        kms, "06-rotate-on-demand", "should be the bytes",
+        kms, "06-rotate-on-demand", "`ondemand_old_ciphertext` is a str; KMS returns bytes",
         ondemand_key_id=key, ondemand_old_ciphertext=base64.b64encode(blob).decode(),
+    )
+    assert_fails(
+        kms, "06-rotate-on-demand", "should be the bytes of response['CiphertextBlob'], not dict",
+        ondemand_key_id=key, ondemand_old_ciphertext={"CiphertextBlob": blob},
     )
     foreign = kms.encrypt(KeyId=other, Plaintext=b"before rotation")["CiphertextBlob"]
     assert_fails(
@@ -285,7 +289,7 @@ def test_05_generate_data_key_fails_on_base64_text_and_other_key(kms):
     ctx = {"purpose": "lesson-05"}
     dk = kms.generate_data_key(KeyId=key, KeySpec="AES_256", EncryptionContext=ctx)
     assert_fails(
-        kms, "05-generate-data-key", "looks like text",
+        kms, "05-generate-data-key", "`dk_encrypted_data_key` is a str; KMS returns bytes",
         dk_key_id=key, dk_encrypted_data_key=base64.b64encode(dk["CiphertextBlob"]).decode(),
         dk_plaintext_length=32,
     )

@@ -12,32 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from kms_course.checks.l03_creating_keys import describe_answer_key
+from kms_course.checks._common import bytes_answer, decrypt_or_fail, describe_answer_key
 from kms_course.exercises import Answers, CheckFailed, exercise
 
 LESSON = "01_understanding_kms"
 S3_ALIAS = "alias/aws/s3"
 #: Encrypt's documented maximum plaintext size, in bytes (API_Encrypt.html, Plaintext).
 ENCRYPT_MAX_BYTES = 4096
-
-
-def bytes_answer(answers: Answers, name: str) -> bytes:
-    """The student's variable ``name``, which must hold ``bytes``.
-
-    Raises:
-        CheckFailed: missing, or not bytes (a base64 ``str`` gets a hint to decode it).
-    """
-    value = answers.get(name)
-    if isinstance(value, str):
-        raise CheckFailed(
-            f"`{name}` is a str; KMS returns bytes. Store the bytes from the response itself "
-            "(if you base64-encoded them, use base64.b64decode() to get the bytes back)."
-        )
-    if not isinstance(value, (bytes, bytearray)):
-        raise CheckFailed(f"`{name}` should be bytes, but it is {type(value).__name__}.")
-    return bytes(value)
 
 
 @exercise(
@@ -86,7 +67,7 @@ def _public_key(kms: Any, answers: Answers) -> None:
             f"The key in `pair_key_id` has KeyUsage {metadata.get('KeyUsage')!r}; the exercise "
             "asks for a signing key (SIGN_VERIFY)."
         )
-    given = bytes_answer(answers, "public_key_der")
+    given = bytes_answer(answers, "public_key_der", "get_public_key's PublicKey")
     if given != kms.get_public_key(KeyId=metadata["KeyId"])["PublicKey"]:
         raise CheckFailed(
             "`public_key_der` is not the public key of the key in `pair_key_id`: store "
@@ -104,14 +85,12 @@ def _public_key(kms: Any, answers: Answers) -> None:
 )
 def _largest_plaintext(kms: Any, answers: Answers) -> None:
     blob = bytes_answer(answers, "max_ciphertext")
-    try:
-        plaintext = kms.decrypt(CiphertextBlob=blob)["Plaintext"]
-    except ClientError as error:
-        raise CheckFailed(
-            "KMS cannot decrypt `max_ciphertext` "
-            f"({error.response['Error']['Code']}): store the CiphertextBlob from encrypt, "
-            "unchanged."
-        ) from None
+    plaintext = decrypt_or_fail(
+        kms,
+        "KMS cannot decrypt `max_ciphertext`",
+        "store the CiphertextBlob from encrypt, unchanged.",
+        CiphertextBlob=blob,
+    )["Plaintext"]
     if len(plaintext) != ENCRYPT_MAX_BYTES:
         raise CheckFailed(
             f"`max_ciphertext` holds {len(plaintext)} bytes of plaintext; the exercise asks for "

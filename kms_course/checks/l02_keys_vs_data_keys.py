@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from kms_course.checks.l01_understanding_kms import bytes_answer
-from kms_course.checks.l03_creating_keys import describe_answer_key
+from kms_course.checks._common import (
+    bytes_answer,
+    decrypt_or_fail,
+    describe_answer_key,
+    require_bytes,
+)
 from kms_course.exercises import Answers, CheckFailed, exercise
 
 LESSON = "02_kms_keys_vs_data_keys"
@@ -36,14 +38,13 @@ def decrypt_blob(kms: Any, blob: bytes, what: str) -> dict[str, Any]:
     Raises:
         CheckFailed: KMS cannot decrypt it (invalid or altered ciphertext, or a made-up value).
     """
-    try:
-        return kms.decrypt(CiphertextBlob=blob)
-    except ClientError as error:
-        code = error.response["Error"]["Code"]
-        raise CheckFailed(
-            f"KMS cannot decrypt {what} ({code}): store the CiphertextBlob from the KMS response, "
-            "unchanged (the encrypted copy, not the Plaintext)."
-        ) from None
+    return decrypt_or_fail(
+        kms,
+        f"KMS cannot decrypt {what}",
+        "store the CiphertextBlob from the KMS response, unchanged (the encrypted copy, not the "
+        "Plaintext).",
+        CiphertextBlob=blob,
+    )
 
 
 @exercise(
@@ -56,7 +57,7 @@ def decrypt_blob(kms: Any, blob: bytes, what: str) -> dict[str, Any]:
 )
 def _data_key(kms: Any, answers: Answers) -> None:
     metadata = describe_answer_key(kms, answers, "doc_key_id")
-    plaintext = bytes_answer(answers, "doc_plaintext_key")
+    plaintext = bytes_answer(answers, "doc_plaintext_key", "the response's Plaintext")
     encrypted = bytes_answer(answers, "doc_encrypted_key")
     if len(plaintext) != DATA_KEY_BYTES["AES_256"]:
         raise CheckFailed(
@@ -119,10 +120,8 @@ def _per_document_keys(kms: Any, answers: Answers) -> None:
         )
     plaintexts = set()
     for name in DOCUMENT_NAMES:
-        blob = encrypted_keys[name]
-        if not isinstance(blob, (bytes, bytearray)):
-            raise CheckFailed(f"encrypted_keys[{name!r}] should be bytes (the CiphertextBlob).")
-        response = decrypt_blob(kms, bytes(blob), f"encrypted_keys[{name!r}]")
+        blob = require_bytes(encrypted_keys[name], f"encrypted_keys[{name!r}]")
+        response = decrypt_blob(kms, blob, f"encrypted_keys[{name!r}]")
         if response["KeyId"] != metadata["Arn"]:
             raise CheckFailed(
                 f"encrypted_keys[{name!r}] was encrypted under a different KMS key than "

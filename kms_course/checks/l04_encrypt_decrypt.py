@@ -19,8 +19,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from kms_course.checks.l01_understanding_kms import bytes_answer
-from kms_course.checks.l03_creating_keys import describe_answer_key
+from kms_course.checks._common import (
+    bytes_answer,
+    decrypt_or_fail,
+    describe_answer_key,
+    require_plaintext,
+)
 from kms_course.exercises import Answers, CheckFailed, exercise
 
 LESSON = "04_encrypting_and_decrypting"
@@ -42,21 +46,21 @@ def decrypt_answer(kms: Any, blob: bytes, what: str, **params: Any) -> bytes:
     Raises:
         CheckFailed: KMS refuses, with the error code and what it means for the student.
     """
-    try:
-        return kms.decrypt(CiphertextBlob=blob, **params)["Plaintext"]
-    except ClientError as error:
-        code = error.response["Error"]["Code"]
-        if code == "IncorrectKeyException":
-            raise CheckFailed(
-                f"{what} was not encrypted under the key you named (IncorrectKeyException): "
-                "encrypt with that key."
-            ) from None
-        raise CheckFailed(
-            f"KMS cannot decrypt {what} ({code}): store the CiphertextBlob from encrypt "
-            "unchanged"
-            + (" and use exactly the encryption context given" if "EncryptionContext" in params else "")
-            + "."
-        ) from None
+    context = (
+        " and use exactly the encryption context given" if "EncryptionContext" in params else ""
+    )
+    wrong_key = (
+        f"{what} was not encrypted under the key you named (IncorrectKeyException): "
+        "encrypt with that key."
+    )
+    return decrypt_or_fail(
+        kms,
+        f"KMS cannot decrypt {what}",
+        f"store the CiphertextBlob from encrypt unchanged{context}.",
+        explain={"IncorrectKeyException": wrong_key},
+        CiphertextBlob=blob,
+        **params,
+    )["Plaintext"]
 
 
 @exercise(
@@ -115,8 +119,7 @@ def _base64_storage(kms: Any, answers: Answers) -> None:
             "KMS cannot decrypt base64.b64decode(stored_ciphertext): encode the CiphertextBlob "
             "from encrypt, unchanged."
         ) from None
-    if plaintext != CARD_TEXT:
-        raise CheckFailed(f"The stored ciphertext decrypts to {plaintext!r}, not {CARD_TEXT!r}.")
+    require_plaintext(plaintext, CARD_TEXT, "The stored ciphertext")
 
 
 def _is_base64_text(data: bytes) -> bool:
@@ -157,8 +160,7 @@ def _encryption_context(kms: Any, answers: Answers) -> None:
         KeyId=metadata["Arn"],
         EncryptionContext=SALARY_CONTEXT,
     )
-    if plaintext != SALARY_TEXT:
-        raise CheckFailed(f"`salary_ciphertext` decrypts to {plaintext!r}, not {SALARY_TEXT!r}.")
+    require_plaintext(plaintext, SALARY_TEXT, "`salary_ciphertext`")
 
 
 @exercise(

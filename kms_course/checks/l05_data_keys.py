@@ -29,7 +29,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kms_course.checks.l07_deletion import key_metadata
+from kms_course.checks._common import describe_answer_key, require_bytes, require_plaintext
 from kms_course.exercises import Answers, CheckFailed, exercise
 
 LESSON = "05_data_keys_and_envelope_encryption"
@@ -75,13 +75,7 @@ def decrypt_data_key(
         CheckFailed: not bytes; made under another key; made without (or with another)
             encryption context; or not a KMS ciphertext at all.
     """
-    if not isinstance(encrypted_data_key, bytes):
-        is_text = isinstance(encrypted_data_key, str)
-        hint = " (it looks like text: keep the raw bytes)" if is_text else ""
-        raise CheckFailed(
-            f"`{name}` should be the bytes of the data key's CiphertextBlob, not "
-            f"{type(encrypted_data_key).__name__}{hint}."
-        )
+    encrypted_data_key = require_bytes(encrypted_data_key, name, "the data key's CiphertextBlob")
     try:
         return kms.decrypt(
             CiphertextBlob=encrypted_data_key,
@@ -178,7 +172,7 @@ def open_sealed(
     answers=("dk_key_id", "dk_encrypted_data_key", "dk_plaintext_length"),
 )
 def _(kms: Any, answers: Answers) -> None:
-    meta = key_metadata(kms, answers.get("dk_key_id"), "dk_key_id")
+    meta = describe_answer_key(kms, answers, "dk_key_id")
     data_key = decrypt_data_key(
         kms,
         answers.get("dk_encrypted_data_key"),
@@ -209,12 +203,11 @@ def _(kms: Any, answers: Answers) -> None:
     answers=("seal_key_id", "sealed_first", "sealed_second"),
 )
 def _(kms: Any, answers: Answers) -> None:
-    meta = key_metadata(kms, answers.get("seal_key_id"), "seal_key_id")
+    meta = describe_answer_key(kms, answers, "seal_key_id")
     first, second = answers.get("sealed_first"), answers.get("sealed_second")
     for name, sealed in (("sealed_first", first), ("sealed_second", second)):
         document, _key = open_sealed(kms, sealed, meta["Arn"], SEAL_CONTEXT, name)
-        if document != SEAL_DOCUMENT:
-            raise CheckFailed(f"`{name}` decrypts to {document!r}, not {SEAL_DOCUMENT!r}.")
+        require_plaintext(document, SEAL_DOCUMENT, f"`{name}`")
     if first["nonce"] == second["nonce"]:
         raise CheckFailed(
             "Both calls used the same nonce. A nonce must never repeat with the same key (it "
@@ -238,7 +231,7 @@ def _(kms: Any, answers: Answers) -> None:
     answers=("deferred_key_id", "deferred_encrypted_data_key", "deferred_sealed"),
 )
 def _(kms: Any, answers: Answers) -> None:
-    meta = key_metadata(kms, answers.get("deferred_key_id"), "deferred_key_id")
+    meta = describe_answer_key(kms, answers, "deferred_key_id")
     encrypted_data_key = answers.get("deferred_encrypted_data_key")
     decrypt_data_key(
         kms, encrypted_data_key, meta["Arn"], DEFERRED_CONTEXT, "deferred_encrypted_data_key"
@@ -250,5 +243,4 @@ def _(kms: Any, answers: Answers) -> None:
             "`deferred_sealed['encrypted_data_key']` is not `deferred_encrypted_data_key`: "
             "encrypt with the data key you generated earlier, and store that encrypted data key."
         )
-    if document != DEFERRED_DOCUMENT:
-        raise CheckFailed(f"`deferred_sealed` decrypts to {document!r}, not {DEFERRED_DOCUMENT!r}.")
+    require_plaintext(document, DEFERRED_DOCUMENT, "`deferred_sealed`")

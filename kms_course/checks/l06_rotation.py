@@ -17,7 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from kms_course.checks.l07_deletion import key_metadata
+from kms_course.checks._common import (
+    bytes_answer,
+    decrypt_or_fail,
+    describe_answer_key,
+    require_plaintext,
+)
 from kms_course.exercises import Answers, CheckFailed, exercise
 
 LESSON = "06_key_rotation"
@@ -41,7 +46,7 @@ def _require_symmetric(meta: dict, name: str) -> None:
     answers=("rotating_key_id",),
 )
 def _(kms: Any, answers: Answers) -> None:
-    meta = key_metadata(kms, answers.get("rotating_key_id"), "rotating_key_id")
+    meta = describe_answer_key(kms, answers, "rotating_key_id")
     _require_symmetric(meta, "rotating_key_id")
     status = kms.get_key_rotation_status(KeyId=meta["Arn"])
     if not status["KeyRotationEnabled"]:
@@ -63,7 +68,7 @@ def _(kms: Any, answers: Answers) -> None:
     answers=("ondemand_key_id", "ondemand_old_ciphertext"),
 )
 def _(kms: Any, answers: Answers) -> None:
-    meta = key_metadata(kms, answers.get("ondemand_key_id"), "ondemand_key_id")
+    meta = describe_answer_key(kms, answers, "ondemand_key_id")
     _require_symmetric(meta, "ondemand_key_id")
     rotations = kms.list_key_rotations(KeyId=meta["Arn"])["Rotations"]
     if not any(r.get("RotationType") == "ON_DEMAND" for r in rotations):
@@ -71,21 +76,15 @@ def _(kms: Any, answers: Answers) -> None:
             "ListKeyRotations shows no ON_DEMAND rotation of this key: call "
             "kms.rotate_key_on_demand (enable_key_rotation only schedules future rotations)."
         )
-    blob = answers.get("ondemand_old_ciphertext")
-    if not isinstance(blob, bytes):
-        raise CheckFailed(
-            "`ondemand_old_ciphertext` should be the bytes of response['CiphertextBlob'], not "
-            f"{type(blob).__name__}."
-        )
-    try:
-        plaintext = kms.decrypt(CiphertextBlob=blob, KeyId=meta["Arn"])["Plaintext"]
-    except kms.exceptions.ClientError as error:
-        raise CheckFailed(
-            "`ondemand_old_ciphertext` does not decrypt under this key "
-            f"({error.response['Error']['Code']}): encrypt with KeyId=ondemand_key_id."
-        ) from None
-    if plaintext != OLD_PLAINTEXT:
-        raise CheckFailed(f"The old ciphertext decrypts to {plaintext!r}, not {OLD_PLAINTEXT!r}.")
+    blob = bytes_answer(answers, "ondemand_old_ciphertext", "response['CiphertextBlob']")
+    plaintext = decrypt_or_fail(
+        kms,
+        "`ondemand_old_ciphertext` does not decrypt under this key",
+        "encrypt with KeyId=ondemand_key_id.",
+        CiphertextBlob=blob,
+        KeyId=meta["Arn"],
+    )["Plaintext"]
+    require_plaintext(plaintext, OLD_PLAINTEXT, "The old ciphertext")
 
 
 @exercise(
@@ -97,7 +96,7 @@ def _(kms: Any, answers: Answers) -> None:
     answers=("mac_key_id", "mac_rotation_error"),
 )
 def _(kms: Any, answers: Answers) -> None:
-    meta = key_metadata(kms, answers.get("mac_key_id"), "mac_key_id")
+    meta = describe_answer_key(kms, answers, "mac_key_id")
     if not str(meta.get("KeySpec", "")).startswith("HMAC_"):
         raise CheckFailed(
             f"`mac_key_id` is a {meta.get('KeySpec')} key, not an HMAC key: create it with "

@@ -18,6 +18,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from kms_course.checks._common import (
+    bytes_answer,
+    decrypt_or_fail,
+    describe_answer_key,
+    require_plaintext,
+)
 from kms_course.exercises import Answers, CheckFailed, exercise
 
 LESSON = "07_key_deletion"
@@ -27,24 +33,10 @@ MAX_WINDOW_DAYS = 30
 RESCUED_PLAINTEXT = b"saved in time"
 
 
-def key_metadata(kms: Any, key_id: Any, name: str) -> dict:
-    """DescribeKey's ``KeyMetadata`` for the student's answer ``name`` (a key ID or key ARN).
-
-    Raises:
-        CheckFailed: the answer is not a non-empty str, or no such key exists in the sandbox.
-    """
-    if not isinstance(key_id, str) or not key_id:
-        raise CheckFailed(
-            f"`{name}` should be a key ID (a str such as "
-            f"response['KeyMetadata']['KeyId']), not {type(key_id).__name__}."
-        )
-    try:
-        return kms.describe_key(KeyId=key_id)["KeyMetadata"]
-    except kms.exceptions.NotFoundException:
-        raise CheckFailed(
-            f"`{name}` = {key_id!r} is not a key in the sandbox: create the key with "
-            "kms.create_key() and store response['KeyMetadata']['KeyId']."
-        ) from None
+def _require_state(meta: dict, expected: str, fix: str) -> None:
+    """Raise CheckFailed ("The key's state is X, not <expected>: <fix>") unless in that state."""
+    if meta["KeyState"] != expected:
+        raise CheckFailed(f"The key's state is {meta['KeyState']}, not {expected}: {fix}")
 
 
 def _days_until(when: datetime) -> float:
@@ -63,12 +55,8 @@ def _days_until(when: datetime) -> float:
     answers=("paused_key_id", "paused_error_code"),
 )
 def _(kms: Any, answers: Answers) -> None:
-    meta = key_metadata(kms, answers.get("paused_key_id"), "paused_key_id")
-    if meta["KeyState"] != "Disabled":
-        raise CheckFailed(
-            f"The key's state is {meta['KeyState']}, not Disabled: call "
-            "kms.disable_key(KeyId=paused_key_id)."
-        )
+    meta = describe_answer_key(kms, answers, "paused_key_id")
+    _require_state(meta, "Disabled", "call kms.disable_key(KeyId=paused_key_id).")
     code = answers.get("paused_error_code")
     if code != "DisabledException":
         raise CheckFailed(
@@ -86,12 +74,8 @@ def _(kms: Any, answers: Answers) -> None:
     answers=("doomed_key_id", "doomed_window_days"),
 )
 def _(kms: Any, answers: Answers) -> None:
-    meta = key_metadata(kms, answers.get("doomed_key_id"), "doomed_key_id")
-    if meta["KeyState"] != "PendingDeletion":
-        raise CheckFailed(
-            f"The key's state is {meta['KeyState']}, not PendingDeletion: schedule its "
-            "deletion with kms.schedule_key_deletion."
-        )
+    meta = describe_answer_key(kms, answers, "doomed_key_id")
+    _require_state(meta, "PendingDeletion", "schedule its deletion with kms.schedule_key_deletion.")
     if "DeletionDate" not in meta:
         raise CheckFailed("The key has no DeletionDate: schedule its deletion again.")
     days = _days_until(meta["DeletionDate"])
@@ -117,7 +101,7 @@ def _(kms: Any, answers: Answers) -> None:
     answers=("rescued_key_id", "rescued_ciphertext"),
 )
 def _(kms: Any, answers: Answers) -> None:
-    meta = key_metadata(kms, answers.get("rescued_key_id"), "rescued_key_id")
+    meta = describe_answer_key(kms, answers, "rescued_key_id")
     state = meta["KeyState"]
     if state == "PendingDeletion":
         raise CheckFailed("The key is still pending deletion: call kms.cancel_key_deletion.")
@@ -128,20 +112,14 @@ def _(kms: Any, answers: Answers) -> None:
         )
     if state != "Enabled":
         raise CheckFailed(f"The key's state is {state}, not Enabled.")
-    blob = answers.get("rescued_ciphertext")
-    if not isinstance(blob, bytes):
-        raise CheckFailed(
-            "`rescued_ciphertext` should be the bytes of response['CiphertextBlob'] from "
-            f"kms.encrypt, not {type(blob).__name__}."
-        )
-    try:
-        plaintext = kms.decrypt(CiphertextBlob=blob, KeyId=meta["Arn"])["Plaintext"]
-    except kms.exceptions.ClientError as error:
-        raise CheckFailed(
-            f"`rescued_ciphertext` does not decrypt under the rescued key "
-            f"({error.response['Error']['Code']}): encrypt with KeyId=rescued_key_id."
-        ) from None
-    if plaintext != RESCUED_PLAINTEXT:
-        raise CheckFailed(
-            f"`rescued_ciphertext` decrypts to {plaintext!r}, not {RESCUED_PLAINTEXT!r}."
-        )
+    blob = bytes_answer(
+        answers, "rescued_ciphertext", "response['CiphertextBlob'] from kms.encrypt"
+    )
+    plaintext = decrypt_or_fail(
+        kms,
+        "`rescued_ciphertext` does not decrypt under the rescued key",
+        "encrypt with KeyId=rescued_key_id.",
+        CiphertextBlob=blob,
+        KeyId=meta["Arn"],
+    )["Plaintext"]
+    require_plaintext(plaintext, RESCUED_PLAINTEXT, "`rescued_ciphertext`")

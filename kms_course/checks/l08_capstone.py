@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import secrets
 from typing import Any
@@ -32,8 +31,8 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from kms_course.checks._common import decrypt_or_fail, describe_answer_key
 from kms_course.checks.l05_data_keys import context_aad
-from kms_course.checks.l07_deletion import key_metadata
 from kms_course.exercises import Answers, CheckFailed, exercise
 
 LESSON = "08_capstone_document_store"
@@ -152,15 +151,13 @@ def open_mine(kms: Any, s3: Any, doc_id: str, owner: str) -> tuple[bytes, bytes,
     encrypted_data_key = _metadata_bytes(metadata, "encrypted-data-key", key)
     nonce = _metadata_bytes(metadata, "nonce", key)
     context = document_context(doc_id, owner)
-    try:
-        data_key = kms.decrypt(CiphertextBlob=encrypted_data_key, EncryptionContext=context)[
-            "Plaintext"
-        ]
-    except kms.exceptions.ClientError as error:
-        raise CheckFailed(
-            f"KMS refuses the data key of {key!r} with the encryption context {context} "
-            f"({error.response['Error']['Code']}): generate it with exactly that context."
-        ) from None
+    data_key = decrypt_or_fail(
+        kms,
+        f"KMS refuses the data key of {key!r} with the encryption context {context}",
+        "generate it with exactly that context.",
+        CiphertextBlob=encrypted_data_key,
+        EncryptionContext=context,
+    )["Plaintext"]
     body = obj["Body"].read()
     try:
         document = AESGCM(data_key).decrypt(nonce, body, context_aad(context))
@@ -189,7 +186,7 @@ def _(kms: Any, answers: Answers) -> None:
     names = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     if STORE_BUCKET not in names:
         raise CheckFailed(f"There is no bucket {STORE_BUCKET!r}: create it with s3.create_bucket.")
-    meta = key_metadata(kms, answers.get("cap_key_id"), "cap_key_id")
+    meta = describe_answer_key(kms, answers, "cap_key_id")
     if meta.get("KeySpec") != "SYMMETRIC_DEFAULT" or meta.get("KeyUsage", "ENCRYPT_DECRYPT") != (
         "ENCRYPT_DECRYPT"
     ):
@@ -274,14 +271,14 @@ def _(kms: Any, answers: Answers) -> None:
     key = f"{SHARES_PREFIX}{MEMO_ID}/{MEMO_READER}"
     shared = _get_object(s3, key, "store the re-encrypted data key there")["Body"].read()
     context = share_context(MEMO_ID, MEMO_OWNER, MEMO_READER)
-    try:
-        shared_key = kms.decrypt(CiphertextBlob=shared, EncryptionContext=context)["Plaintext"]
-    except kms.exceptions.ClientError as error:
-        raise CheckFailed(
-            f"KMS refuses {key!r} with the encryption context {context} "
-            f"({error.response['Error']['Code']}): encrypt the data key again with exactly that "
-            "context (raw bytes as the object body, not base64)."
-        ) from None
+    shared_key = decrypt_or_fail(
+        kms,
+        f"KMS refuses {key!r} with the encryption context {context}",
+        "encrypt the data key again with exactly that context (raw bytes as the object body, not "
+        "base64).",
+        CiphertextBlob=shared,
+        EncryptionContext=context,
+    )["Plaintext"]
     if shared_key != data_key:
         raise CheckFailed(f"{key!r} holds a different key from the memo's data key.")
     text = answers.get("dave_memo_text")
