@@ -46,13 +46,13 @@ def run(args: argparse.Namespace) -> int:
     """
     from kms_course import gradebook
     from kms_course.feedback import write_all
-    from kms_course.grading.masters import load_masters
+    from kms_course.grading.masters import cached_masters
     from kms_course.grading.submissions import discover, sha256
     from kms_course.grading.worker import GradeConfig
 
     if args.cell_timeout <= 0 or args.timeout <= 0:
         raise CourseError("--cell-timeout and --timeout must be positive numbers of seconds.")
-    masters = load_masters(args.masters)
+    masters = cached_masters(args.masters)
     if args.lesson and args.lesson not in masters:
         raise CourseError(f"Unknown --lesson {args.lesson!r}; known: {', '.join(masters)}.")
     submissions = discover(args.submissions)

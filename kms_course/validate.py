@@ -104,13 +104,13 @@ def run(args: argparse.Namespace) -> int:
     """
     import nbformat
 
-    from kms_course.grading.masters import default_folder, load_masters
+    from kms_course.grading.masters import cached_masters, default_folder
     from kms_course.grading.pool import grade_all
     from kms_course.grading.worker import GradeConfig
     from kms_course.transforms import RELEASE_STEPS, apply, find_leaks
 
     source = Path(args.source) if args.source else default_folder()
-    masters = load_masters(source)
+    masters = cached_masters(source)
     problems: dict[str, list[str]] = {name: static_problems(m) for name, m in masters.items()}
     with tempfile.TemporaryDirectory(prefix="kms-validate-") as tmp:
         submissions = []

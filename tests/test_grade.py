@@ -151,3 +151,27 @@ def test_submission_timeout(tmp_path):
     row = json.loads((tmp_path / "out" / "grades.json").read_text())["students"][0]
     assert row["total"] == 0
     assert "submission-timeout" in row["status"]
+
+
+def test_each_forked_kernel_is_fresh(tmp_path, monkeypatch):
+    """A kernel forked from the zygote never sees what an earlier kernel did."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from kms_course.grading import execute as execution
+
+    ran = []
+    original = execution.GradingClient.__init__
+
+    def keep(self, nb, **kw):  # execute() runs a copy of the notebook: keep it to read outputs
+        original(self, nb, **kw)
+        ran.append(nb)
+
+    monkeypatch.setattr(execution.GradingClient, "__init__", keep)
+    for source in (
+        "import kms_course, builtins\nkms_course.check = None\nbuiltins.LEAK = 1\nSECRET = 2",
+        "import kms_course, builtins\n"
+        "print(callable(kms_course.check), hasattr(builtins, 'LEAK'), 'SECRET' in globals())",
+    ):
+        execution.execute(new_notebook(cells=[new_code_cell(source)]), {}, lambda ex, v: None,
+                          env=dict(os.environ), cwd=str(tmp_path))
+    assert "".join(o.get("text", "") for o in ran[1].cells[0].outputs) == "True False False\n"

@@ -130,6 +130,7 @@ def execute(
     max_cell_output: int = MAX_CELL_OUTPUT,
     max_total_output: int = MAX_TOTAL_OUTPUT,
     kernel_name: str = "python3",
+    fast_kernels: bool = True,
 ) -> ExecutionReport:
     """Run ``nb`` in a new kernel and return the verdicts decided at each exercise's probe.
 
@@ -145,6 +146,8 @@ def execute(
         keep_checks: keep the check cells (``validate``) instead of replacing them by probes.
         max_cell_output, max_total_output: characters of output kept per cell / per notebook.
         kernel_name: Jupyter kernel spec name.
+        fast_kernels: fork the kernel from this process's zygote (:mod:`.zygote`) instead of
+            starting a new Python.
 
     Returns:
         An :class:`ExecutionReport`; exercises never reached have no verdict. Never raises for
@@ -177,8 +180,14 @@ def execute(
         else:
             report.other_errors.append(f"cell {cell_index}: {error}")
 
+    extra = {}
+    if fast_kernels:
+        from kms_course.grading.zygote import ZygoteKernelManager
+
+        extra["kernel_manager_class"] = ZygoteKernelManager
     client = GradingClient(
         graded,
+        **extra,
         max_cell_output=max_cell_output,
         max_total_output=max_total_output,
         timeout=max(1, int(round(cell_timeout))),

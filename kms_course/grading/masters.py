@@ -39,6 +39,17 @@ def default_folder() -> Path:
     return Path(__file__).resolve().parents[2] / "notebooks"
 
 
+_CACHE: dict[str, dict[str, Master]] = {}
+
+
+def cached_masters(folder: str | Path | None = None) -> dict[str, Master]:
+    """:func:`load_masters`, once per folder per process (forked workers inherit the cache)."""
+    key = str(Path(folder).resolve()) if folder else str(default_folder().resolve())
+    if key not in _CACHE:
+        _CACHE[key] = load_masters(folder)
+    return _CACHE[key]
+
+
 def load_masters(folder: str | Path | None = None) -> dict[str, Master]:
     """Every ``NN_*.ipynb`` master notebook of ``folder`` with at least one registered exercise.
 
@@ -46,7 +57,10 @@ def load_masters(folder: str | Path | None = None) -> dict[str, Master]:
         CourseError: the folder does not exist or holds no lesson notebook (say where they are
             with ``--masters``).
     """
+    import json
+
     import nbformat
+    from nbformat.v4.rwbase import rejoin_lines
 
     folder = Path(folder) if folder else default_folder()
     if not folder.is_dir():
@@ -54,7 +68,12 @@ def load_masters(folder: str | Path | None = None) -> dict[str, Master]:
     registry = load_all()
     masters: dict[str, Master] = {}
     for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
+        # trusted files: read without the (slow) schema validation; `validate` runs them all
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("nbformat") == 4:
+            nb = rejoin_lines(nbformat.from_dict(data))
+        else:
+            nb = nbformat.read(path, as_version=4)
         exercises = tuple(registry[i] for i in exercise_ids(nb) if i in registry)
         masters[path.stem] = Master(path.stem, str(path), nb, exercises)
     if not masters:

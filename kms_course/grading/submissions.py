@@ -101,6 +101,7 @@ def read_notebook(path: str) -> tuple[NotebookNode | None, str, str]:
         (only their solution cells' sources are used).
     """
     import nbformat
+    from nbformat.v4.rwbase import rejoin_lines
 
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -118,6 +119,7 @@ def read_notebook(path: str) -> tuple[NotebookNode | None, str, str]:
             nb = nbformat.from_dict(data)
             if not isinstance(nb.get("cells"), list):
                 raise ValueError("no list of cells")
+            nb = rejoin_lines(nb)
         elif major in (2, 3):
             nb = nbformat.reads(text, as_version=4)
         else:

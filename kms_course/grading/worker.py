@@ -17,7 +17,7 @@ from typing import Any
 
 from kms_course.exercises import Verdict, run_check
 from kms_course.grading import execute as execution
-from kms_course.grading.masters import Master, load_masters
+from kms_course.grading.masters import Master, cached_masters
 from kms_course.grading.submissions import identify_lesson, read_notebook, sha256
 
 
@@ -39,7 +39,7 @@ class _Worker:
         from kms_course.grading.sandbox import GradingServer
 
         self.config = config
-        self.masters = load_masters(config.masters)
+        self.masters = cached_masters(config.masters)
         self.server = GradingServer().start()
         self.kms = self.server.kms()
 
