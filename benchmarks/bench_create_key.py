@@ -15,23 +15,33 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
-PLAIN_MOTO = r"""
-import json, os, statistics, sys, time
-os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                  AWS_DEFAULT_REGION="us-east-1")
-import boto3
-from moto import mock_aws
-n = int(sys.argv[1])
-with mock_aws():
-    kms = boto3.client("kms", region_name="us-east-1")
+
+def time_create_key(kms: Any, n: int) -> list[float]:
+    """Seconds per ``kms.create_key()`` call, for ``n`` calls after one warm-up call."""
     kms.create_key()  # warm-up
     times = []
     for _ in range(n):
         t = time.perf_counter()
         kms.create_key()
         times.append(time.perf_counter() - t)
-print(json.dumps(times))
+    return times
+
+
+#: Plain moto, run by :func:`plain_moto` in a subprocess; argv: N, this file's folder (so that
+#: :func:`time_create_key` is imported from this module, which imports no ``kms_course`` itself).
+PLAIN_MOTO = r"""
+import json, os, sys
+os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                  AWS_DEFAULT_REGION="us-east-1")
+import boto3
+from moto import mock_aws
+sys.path.insert(0, sys.argv[2])
+from bench_create_key import time_create_key
+with mock_aws():
+    print(json.dumps(time_create_key(boto3.client("kms", region_name="us-east-1"), int(sys.argv[1]))))
 """
 
 
@@ -42,7 +52,10 @@ def median_ms(times: list[float]) -> float:
 def plain_moto(n: int) -> list[float]:
     """Seconds per create_key in a subprocess running moto without kms_course."""
     out = subprocess.run(
-        [sys.executable, "-c", PLAIN_MOTO, str(n)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", PLAIN_MOTO, str(n), str(Path(__file__).resolve().parent)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(out.stdout)
 
@@ -51,14 +64,7 @@ def sandbox(n: int) -> list[float]:
     """Seconds per create_key in the course sandbox (moto backend, rules on)."""
     from kms_course.sandbox import start_sandbox
 
-    kms = start_sandbox("moto", quiet=True)
-    kms.create_key()  # warm-up
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        kms.create_key()
-        times.append(time.perf_counter() - t)
-    return times
+    return time_create_key(start_sandbox("moto", quiet=True), n)
 
 
 def main() -> None:

@@ -99,6 +99,17 @@ def _arn_or_not(value: str, key: dict) -> str:
     return "key ARN" if value == key["Arn"] else "not the key ARN"
 
 
+def _pending_deletion_key(kms) -> dict:
+    """A new symmetric key, scheduled for deletion with the shortest waiting period (7 days)."""
+    key = _key(kms)
+    kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+    return key
+
+
+def _key_state(kms, key: dict) -> str:
+    return kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"]
+
+
 # --- probes: create and describe keys ---------------------------------------------------------
 
 
@@ -314,8 +325,7 @@ def disabled_decrypt(kms):
 
 
 def pending_deletion_encrypt(kms):
-    key = _key(kms)
-    kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+    key = _pending_deletion_key(kms)
     kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
 
 
@@ -333,8 +343,7 @@ def schedule_response_key_id(kms):
 
 
 def enable_pending_deletion(kms):
-    key = _key(kms)
-    kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+    key = _pending_deletion_key(kms)
     kms.enable_key(KeyId=key["KeyId"])
 
 
@@ -343,16 +352,15 @@ def cancel_not_pending(kms):
 
 
 def state_after_cancel(kms):
-    key = _key(kms)
-    kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+    key = _pending_deletion_key(kms)
     kms.cancel_key_deletion(KeyId=key["KeyId"])
-    return kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"]
+    return _key_state(kms, key)
 
 
 def disable_by_arn(kms):
     key = _key(kms)
     kms.disable_key(KeyId=key["Arn"])
-    return kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"]
+    return _key_state(kms, key)
 
 
 def disable_by_alias(kms):
@@ -362,8 +370,7 @@ def disable_by_alias(kms):
 
 
 def pending_deletion_window_described(kms):
-    key = _key(kms)
-    kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+    key = _pending_deletion_key(kms)
     meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
     return _absent(meta, "PendingDeletionWindowInDays")
 

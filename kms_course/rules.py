@@ -63,37 +63,30 @@ class KmsError(JsonRESTError):
         super().__init__(error_type, message)
 
 
-def before(*operations: str):
-    """Register ``rule(ctx, params)`` to run before moto handles each of ``operations``."""
+def _registrar(operations: tuple[str, ...], add: Callable[[str, Callable], None]):
+    """A decorator that calls ``add(operation, fn)`` for each of ``operations`` and returns fn."""
 
     def register(fn: Callable) -> Callable:
         for operation in operations:
-            _BEFORE[operation].append(fn)
+            add(operation, fn)
         return fn
 
     return register
+
+
+def before(*operations: str):
+    """Register ``rule(ctx, params)`` to run before moto handles each of ``operations``."""
+    return _registrar(operations, lambda operation, fn: _BEFORE[operation].append(fn))
 
 
 def after(*operations: str):
     """Register ``rule(ctx, params, body) -> body`` to rewrite moto's response to ``operations``."""
-
-    def register(fn: Callable) -> Callable:
-        for operation in operations:
-            _AFTER[operation].append(fn)
-        return fn
-
-    return register
+    return _registrar(operations, lambda operation, fn: _AFTER[operation].append(fn))
 
 
 def replace(*operations: str):
     """Register ``rule(ctx, params) -> body`` to answer ``operations`` instead of moto."""
-
-    def register(fn: Callable) -> Callable:
-        for operation in operations:
-            _REPLACE[operation] = fn
-        return fn
-
-    return register
+    return _registrar(operations, _REPLACE.__setitem__)
 
 
 # --- helpers the rules share ------------------------------------------------------------------
@@ -813,6 +806,27 @@ def generate_data_key_pair(ctx, params: dict) -> dict:
 # --- sign, verify, MAC, public key ------------------------------------------------------------
 
 
+def _require_usage_and_algorithm(ctx, params: dict, usage: str, parameter: str) -> None:
+    """InvalidKeyUsageException unless the request's key has KeyUsage ``usage`` and
+    ``params[parameter]`` (``"SigningAlgorithm"`` or ``"MacAlgorithm"``) is one of the key's
+    algorithms of that kind (``SigningAlgorithms`` / ``MacAlgorithms`` in its KeyMetadata).
+
+    An unknown key is left to moto (NotFoundException).
+    """
+    key = find_key(ctx, params.get("KeyId"))
+    if key is None:
+        return
+    require_usage(key, ctx._get_action(), usage)
+    allowed = algorithms(key)[parameter + "s"]
+    if params.get(parameter) not in allowed:
+        choice = allowed[0] if len(allowed) == 1 else "one of: " + ", ".join(allowed)
+        raise KmsError(
+            "InvalidKeyUsageException",
+            f"{parameter} {params.get(parameter)} is not valid for {key.arn} "
+            f"(KeySpec {key.key_spec}); use {choice}.",
+        )
+
+
 @before("Sign", "Verify")
 def signing_key_usage(ctx, params: dict) -> None:
     """Sign and Verify need a SIGN_VERIFY key and a signing algorithm the key supports:
@@ -820,18 +834,7 @@ def signing_key_usage(ctx, params: dict) -> None:
 
     https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html
     """
-    key = find_key(ctx, params.get("KeyId"))
-    if key is None:
-        return
-    operation = ctx._get_action()
-    require_usage(key, operation, "SIGN_VERIFY")
-    allowed = algorithms(key)["SigningAlgorithms"]
-    if params.get("SigningAlgorithm") not in allowed:
-        raise KmsError(
-            "InvalidKeyUsageException",
-            f"SigningAlgorithm {params.get('SigningAlgorithm')} is not valid for {key.arn} "
-            f"(KeySpec {key.key_spec}); use one of: {', '.join(allowed)}.",
-        )
+    _require_usage_and_algorithm(ctx, params, "SIGN_VERIFY", "SigningAlgorithm")
 
 
 @after("Verify")
@@ -853,18 +856,7 @@ def mac_algorithm_fits_key(ctx, params: dict) -> None:
 
     https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateMac.html
     """
-    key = find_key(ctx, params.get("KeyId"))
-    if key is None:
-        return
-    operation = ctx._get_action()
-    require_usage(key, operation, "GENERATE_VERIFY_MAC")
-    allowed = algorithms(key)["MacAlgorithms"]
-    if params.get("MacAlgorithm") not in allowed:
-        raise KmsError(
-            "InvalidKeyUsageException",
-            f"MacAlgorithm {params.get('MacAlgorithm')} is not valid for {key.arn} "
-            f"(KeySpec {key.key_spec}); use {', '.join(allowed)}.",
-        )
+    _require_usage_and_algorithm(ctx, params, "GENERATE_VERIFY_MAC", "MacAlgorithm")
 
 
 @after("GenerateMac", "VerifyMac")

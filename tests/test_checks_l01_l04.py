@@ -296,49 +296,48 @@ def test_data_key_passes_and_plaintext_is_32_bytes(kms):
     assert result.passed, result.text()
 
 
-def test_data_key_fails_on_swapped_copies(kms):
+def swapped_copies(kms) -> tuple[str, bytes, bytes]:
+    """The Plaintext stored as the encrypted copy and the CiphertextBlob as the plaintext copy."""
     key = new_key(kms)
     response = kms.generate_data_key(KeyId=key, KeySpec="AES_256")
-    assert_fails(
-        verdict(
-            kms,
-            "02-data-key",
-            doc_key_id=key,
-            doc_plaintext_key=response["CiphertextBlob"],
-            doc_encrypted_key=response["Plaintext"],
-        ),
-        "Did you swap Plaintext and CiphertextBlob?",
-    )
+    return key, response["CiphertextBlob"], response["Plaintext"]
 
 
-def test_data_key_fails_on_copies_from_two_calls(kms):
+def copies_from_two_calls(kms) -> tuple[str, bytes, bytes]:
+    """The plaintext copy of one GenerateDataKey response, the encrypted copy of another."""
     key = new_key(kms)
     first = kms.generate_data_key(KeyId=key, KeySpec="AES_256")
     second = kms.generate_data_key(KeyId=key, KeySpec="AES_256")
-    assert_fails(
-        verdict(
-            kms,
-            "02-data-key",
-            doc_key_id=key,
-            doc_plaintext_key=first["Plaintext"],
-            doc_encrypted_key=second["CiphertextBlob"],
-        ),
-        "decrypts to a different key",
-    )
+    return key, first["Plaintext"], second["CiphertextBlob"]
 
 
-def test_data_key_fails_under_another_kms_key(kms):
+def copies_under_another_kms_key(kms) -> tuple[str, bytes, bytes]:
+    """A data key generated under another KMS key than the one named in `doc_key_id`."""
     key, other = new_key(kms), new_key(kms)
     response = kms.generate_data_key(KeyId=other, KeySpec="AES_256")
+    return key, response["Plaintext"], response["CiphertextBlob"]
+
+
+@pytest.mark.parametrize(
+    ("make_answers", "message"),
+    [
+        (swapped_copies, "Did you swap Plaintext and CiphertextBlob?"),
+        (copies_from_two_calls, "decrypts to a different key"),
+        (copies_under_another_kms_key, "different KMS key"),
+    ],
+    ids=["swapped-copies", "copies-from-two-calls", "under-another-kms-key"],
+)
+def test_data_key_fails_on_mismatched_copies(kms, make_answers, message):
+    key, plaintext_key, encrypted_key = make_answers(kms)
     assert_fails(
         verdict(
             kms,
             "02-data-key",
             doc_key_id=key,
-            doc_plaintext_key=response["Plaintext"],
-            doc_encrypted_key=response["CiphertextBlob"],
+            doc_plaintext_key=plaintext_key,
+            doc_encrypted_key=encrypted_key,
         ),
-        "different KMS key",
+        message,
     )
 
 

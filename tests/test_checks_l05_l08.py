@@ -308,26 +308,27 @@ def test_05_seal_document_passes_with_fresh_nonce_and_data_key(kms):
     )
 
 
-def test_05_seal_document_fails_on_a_reused_fixed_nonce(kms):
-    """Case C25: a constant nonce copied from a tutorial, used on every call."""
+@pytest.mark.parametrize(
+    ("reused", "message"),
+    [
+        # Case C25: a constant nonce copied from a tutorial, used on every call.
+        ("nonce", "same nonce"),
+        ("data_key", "reused one data key"),
+    ],
+)
+def test_05_seal_document_fails_when_both_calls_share(kms, reused, message):
     key = new_key(kms)
-    fixed = bytes(12)
+    if reused == "nonce":
+        shared = bytes(12)
+    else:
+        shared = kms.generate_data_key(
+            KeyId=key, KeySpec="AES_256", EncryptionContext=MINUTES_CONTEXT
+        )
     assert_fails(
-        kms, "05-seal-document", "same nonce",
+        kms, "05-seal-document", message,
         seal_key_id=key,
-        sealed_first=seal(kms, key, MINUTES, MINUTES_CONTEXT, nonce=fixed),
-        sealed_second=seal(kms, key, MINUTES, MINUTES_CONTEXT, nonce=fixed),
-    )
-
-
-def test_05_seal_document_fails_on_one_data_key_for_both(kms):
-    key = new_key(kms)
-    shared = kms.generate_data_key(KeyId=key, KeySpec="AES_256", EncryptionContext=MINUTES_CONTEXT)
-    assert_fails(
-        kms, "05-seal-document", "reused one data key",
-        seal_key_id=key,
-        sealed_first=seal(kms, key, MINUTES, MINUTES_CONTEXT, data_key=shared),
-        sealed_second=seal(kms, key, MINUTES, MINUTES_CONTEXT, data_key=shared),
+        sealed_first=seal(kms, key, MINUTES, MINUTES_CONTEXT, **{reused: shared}),
+        sealed_second=seal(kms, key, MINUTES, MINUTES_CONTEXT, **{reused: shared}),
     )
 
 

@@ -230,26 +230,23 @@ def test_explorer_text_form_is_stable(kms):
 LESSON = "99_widget_tests"
 
 
+def register_key_state_exercise(exercise_id: str, points: int, answer: str, state: str) -> None:
+    """Register an exercise of LESSON that passes when the key in ``answer`` is in ``state``."""
+
+    @exercises.exercise(
+        exercise_id, lesson=LESSON, points=points, hint=f"Make it {state}.", answers=(answer,)
+    )
+    def _(kms, answers):
+        key_id = answers.get(answer)
+        if kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] != state:
+            raise CheckFailed(f"the key is not {state}")
+
+
 @pytest.fixture
 def lesson_exercises():
     """Two exercises of a made-up lesson, removed from the registry afterwards."""
-
-    @exercises.exercise(
-        "99-enabled-key", lesson=LESSON, points=2, hint="Create a key.", answers=("w_key",)
-    )
-    def _(kms, answers):
-        key_id = answers.get("w_key")
-        if kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] != "Enabled":
-            raise CheckFailed("the key is not Enabled")
-
-    @exercises.exercise(
-        "99-disabled-key", lesson=LESSON, points=1, hint="Disable it.", answers=("w_off",)
-    )
-    def _(kms, answers):
-        key_id = answers.get("w_off")
-        if kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] != "Disabled":
-            raise CheckFailed("the key is not Disabled")
-
+    register_key_state_exercise("99-enabled-key", 2, "w_key", "Enabled")
+    register_key_state_exercise("99-disabled-key", 1, "w_off", "Disabled")
     yield
     for exercise_id in ("99-enabled-key", "99-disabled-key"):
         exercises.EXERCISES.pop(exercise_id, None)
