@@ -33,6 +33,16 @@ class CheckFailed(AssertionError):
     """Raised inside a checker: the exercise is not (yet) right; the message says why."""
 
 
+class UnknownExercise(KeyError):
+    """``check("id")`` or :func:`run_check` named an exercise id that no lesson registers."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"UnknownExercise: {self}"]
+
+
 class ExerciseNotPassed(AssertionError):
     """Raised by :func:`check` when an exercise fails, so the check cell fails (nbval, grading).
 
@@ -172,11 +182,15 @@ def run_check(exercise_id: str, kms: Any, values: Mapping[str, Any]) -> Verdict:
         reported as a failed check with its type and message, never raised.
 
     Raises:
-        KeyError: ``exercise_id`` is not registered (with the known ids in the message).
+        UnknownExercise: ``exercise_id`` is not registered (a KeyError; the message lists the
+            known ids).
     """
     registry = load_all()
     if exercise_id not in registry:
-        raise KeyError(f"No exercise {exercise_id!r}; known: {', '.join(sorted(registry))}")
+        raise UnknownExercise(
+            f"No exercise {exercise_id!r}: check the id in the check cell. "
+            f"Known ids: {', '.join(sorted(registry))}"
+        )
     ex = registry[exercise_id]
     try:
         ex.checker(kms, Answers(values))

@@ -657,7 +657,7 @@ def summary(results: list[Result]) -> list[str]:
     """The summary lines: each column's matches over the lessons' behaviours and over all."""
     lines = []
     for column, label in (("sandbox", "sandbox"), ("moto", "moto alone")):
-        for lesson_only, scope in ((True, "the lessons' behaviours"), (False, "all behaviours")):
+        for lesson_only, scope in ((True, "the behaviours the lessons use"), (False, "all probed behaviours")):
             hit, total = score(results, column, lesson_only)
             lines.append(
                 f"{label} matches real KMS on {hit} of {total} {scope} ({100 * hit / total:.0f}%)"
@@ -694,7 +694,8 @@ def render(results: list[Result]) -> None:
             cell(r.moto, r.moto_matches),
             cell(r.sandbox, r.sandbox_matches),
         )
-    console = Console()
+    # Piped or narrow output would truncate every cell: print at least 160 columns wide.
+    console = Console(width=max(Console().width, 160))
     console.print(table)
     for line in summary(results):
         console.print(line)

@@ -1,7 +1,11 @@
 """``kms-course lab``: open the course in JupyterLab with the offline sandbox.
 
 Runs JupyterLab on the course's ``notebooks/`` folder, bound to 127.0.0.1, with
-``KMS_COURSE_BACKEND`` set (default ``moto``) so every lesson's setup cell uses the sandbox.
+``KMS_COURSE_BACKEND`` set (default ``moto``) so every lesson's setup cell uses the sandbox. Each
+kernel imports the sandbox's guard at start (:func:`install_kernel_guard`), so a KMS call made
+before the setup cell raises ``SandboxError`` instead of reaching AWS; and the course's
+``labconfig`` (on ``JUPYTER_CONFIG_PATH``) turns off JupyterLab's news pop-up, which would try to
+reach the internet.
 JupyterLab's own options pass through, e.g. ``--no-browser`` and ``--port 8899``
 (https://jupyterlab.readthedocs.io/en/stable/getting_started/starting.html).
 """
@@ -14,6 +18,10 @@ import sys
 from pathlib import Path
 
 from kms_course.errors import CourseError
+
+#: Jupyter configuration added by the course: kernels load the sandbox guard first, and
+#: JupyterLab's news pop-up stays off (it would try to reach the internet).
+JUPYTER_CONFIG = Path(__file__).resolve().parent / "jupyter_config"
 
 
 def notebooks_dir() -> Path:
@@ -38,6 +46,46 @@ def lab_command(notebooks: Path, extra: list[str]) -> list[str]:
     return command + extra
 
 
+def install_kernel_guard(prefix: Path | None = None) -> Path | None:
+    """Make every IPython kernel of this environment import the sandbox guard at start.
+
+    IPython reads ``<sys.prefix>/etc/ipython/ipython_kernel_config.py``
+    (https://ipython.readthedocs.io/en/stable/development/config.html); this copies the course's
+    file there unless an identical one is present. Returns the path written or found, or None when
+    the environment is not writable (the guard then starts with the lesson's setup cell).
+    """
+    target = Path(prefix or sys.prefix) / "etc" / "ipython" / "ipython_kernel_config.py"
+    wanted = (JUPYTER_CONFIG / "ipython_kernel_config.py").read_text()
+    try:
+        if target.exists():
+            if target.read_text() == wanted:
+                return target
+            if "kms_course" not in target.read_text():
+                return None  # someone else's kernel configuration: leave it alone
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(wanted)
+        os.replace(tmp, target)
+    except OSError:
+        return None
+    return target
+
+
+def lab_environment(backend: str | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment (dict of str) for JupyterLab and its kernels.
+
+    Args:
+        backend: sandbox backend; default ``$KMS_COURSE_BACKEND``, else ``"moto"``.
+        base: environment to start from; default ``os.environ``.
+    """
+    env = dict(os.environ if base is None else base)
+    env["KMS_COURSE_BACKEND"] = backend or env.get("KMS_COURSE_BACKEND") or "moto"
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+        p for p in (str(JUPYTER_CONFIG), env.get("JUPYTER_CONFIG_PATH")) if p
+    )
+    return env
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--notebooks", type=Path, help="folder to open (default: the course's notebooks/)")
     parser.add_argument(
@@ -59,8 +107,8 @@ def run(args: argparse.Namespace) -> int:
         extra.append("--no-browser")
     if args.port:
         extra.append(f"--port={args.port}")
-    env = dict(os.environ)
-    env["KMS_COURSE_BACKEND"] = args.backend or env.get("KMS_COURSE_BACKEND") or "moto"
+    install_kernel_guard()
+    env = lab_environment(args.backend)
     command = lab_command(notebooks, extra)
     os.execve(command[0], command, env)
     return 0  # not reached

@@ -270,8 +270,8 @@ def _start_aws(region_name: str | None) -> None:
     region_name = region_name or os.environ.get(ENV_REGION) or session.region_name
     if not region_name:
         raise SandboxError(
-            "The aws backend needs a Region: pass region='eu-west-1' (for example) or set "
-            "AWS_DEFAULT_REGION."
+            "The aws backend needs a Region: set AWS_DEFAULT_REGION, or pass one "
+            "(start_sandbox(region='eu-west-1') in a notebook, --region eu-west-1 on the command line)."
         )
     if session.get_credentials() is None:
         raise SandboxError(
@@ -327,6 +327,7 @@ def _install_guard() -> None:
     original_make_api_call = botocore.client.BaseClient._make_api_call
 
     def _make_api_call(self, operation_name, api_params):
+        __tracebackhide__ = True  # IPython and pytest leave this frame out of tracebacks
         backend = _STATE.backend
         if backend is None:
             raise SandboxError(
@@ -351,6 +352,7 @@ def _install_guard() -> None:
     original_send = botocore.httpsession.URLLib3Session.send
 
     def send(self, request):
+        __tracebackhide__ = True
         if _STATE.backend in SANDBOX_BACKENDS and not _is_loopback(request.url):
             raise SandboxError(
                 f"Blocked a request to {urlsplit(request.url).hostname}: the sandbox never "

@@ -32,6 +32,35 @@ def test_lab_serves_lab_page_on_loopback(tmp_path):
                 time.sleep(0.25)
         assert body is not None, "JupyterLab did not answer within 30 s"
         assert "JupyterLab" in body
+        # The news pop-up, which would try to reach the internet, is off.
+        assert '"disabledExtensions": ["@jupyterlab/apputils-extension:announcements"]' in body
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_lab_kernels_refuse_kms_calls_before_the_setup_cell(tmp_path):
+    # A fresh kernel of `kms-course lab` has the guard before any cell runs: a student who runs a
+    # later cell first gets SandboxError, never NoRegionError/NoCredentialsError or a real request.
+    import nbformat
+    from nbclient import NotebookClient
+
+    from kms_course.lab import install_kernel_guard, lab_environment
+
+    assert install_kernel_guard() is not None  # what `kms-course lab` does before starting
+    env = lab_environment(base=clean_env(HOME=str(tmp_path)))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import boto3\n"
+        "try:\n"
+        "    boto3.client('kms', region_name='us-east-1').list_keys()\n"
+        "except Exception as error:\n"
+        "    print(type(error).__name__, error)"
+    )])
+    client = NotebookClient(nb, timeout=60, kernel_name="python3")
+    client.km = client.create_kernel_manager()
+    client.km.kernel_spec  # resolve the spec before overriding its environment
+    with client.setup_kernel(env=env):
+        client.execute_cell(nb.cells[0], 0)
+    text = nb.cells[0].outputs[0]["text"]
+    assert text.startswith("SandboxError ")
+    assert "before the sandbox started" in text

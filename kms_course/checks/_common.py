@@ -122,8 +122,19 @@ def require_field(metadata: dict[str, Any], field: str, expected: Any, name: str
     if actual != expected:
         raise CheckFailed(
             f"The key in `{name}` has {field} {actual!r}; the exercise asks for {expected!r}. "
-            f"Create a new key with {field}={expected!r}."
+            + _how_to_get(field, actual, expected)
         )
+
+
+def _how_to_get(field: str, actual: Any, expected: Any) -> str:
+    """What to do so that ``field`` reads ``expected``: KeyState is not a create_key parameter."""
+    if field != "KeyState":
+        return f"Create a new key with {field}={expected!r}."
+    if actual == "PendingDeletion":
+        return "Call kms.cancel_key_deletion(KeyId=...), then kms.enable_key(KeyId=...)."
+    if actual == "Disabled" and expected == "Enabled":
+        return "Call kms.enable_key(KeyId=...)."
+    return "Create a new key and leave it in the state the exercise asks for."
 
 
 def decrypt_or_fail(
