@@ -561,3 +561,23 @@ def test_byte_limit_fails_on_shorter_run(kms):
 
 def test_byte_limit_fails_on_missing_variable(kms):
     assert_fails(verdict(kms, "04-byte-limit"), "`accent_ciphertext` is not defined yet")
+
+
+@pytest.mark.parametrize(
+    ("make_state", "advice"),
+    [
+        (lambda kms, key: kms.disable_key(KeyId=key), "Call kms.enable_key(KeyId=...)."),
+        (
+            lambda kms, key: kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7),
+            "Call kms.cancel_key_deletion(KeyId=...), then kms.enable_key(KeyId=...).",
+        ),
+    ],
+)
+def test_hmac_key_in_wrong_state_gets_actionable_advice(kms, make_state, advice):
+    # KeyState is not a create_key parameter: the advice names the call that fixes the state.
+    key = kms.create_key(KeyUsage="GENERATE_VERIFY_MAC", KeySpec="HMAC_256")["KeyMetadata"]["KeyId"]
+    make_state(kms, key)
+    result = verdict(kms, "03-hmac-key", hmac_key_id=key)
+    assert not result.passed
+    assert result.message.endswith(advice)
+    assert "KeyState=" not in result.message

@@ -306,3 +306,18 @@ def test_no_three_year_rotation_for_aws_managed_keys(notebook):
             text += "\n\n" + "\n\n".join(strings)
         problems += [(index, s) for s in three_year_rotation_sentences(text)]
     assert problems == [], f"{stem} states a three-year rotation of AWS managed keys: {problems}"
+
+
+def test_markdown_links_have_real_targets(notebook):
+    # A template placeholder such as [Base64]({RFC}) once reached a lesson: every link target
+    # must be an http(s) URL or a relative path, never an unfilled {NAME}.
+    stem, nb = notebook
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for text, target in re.findall(r"\[([^\]]+)\]\(([^)\s]*)\)", cell.source):
+            assert "{" not in target and target, f"{stem}: link [{text}]({target}) has no real target"
+            if target.startswith("https://docs.aws.amazon.com/"):
+                assert target.rsplit("#", 1)[0].endswith((".html", "/")), (
+                    f"{stem}: AWS documentation link without .html: {target}"
+                )
