@@ -3,7 +3,7 @@
 Builds a synthetic class of one lesson (full solutions, blanks, partial answers), then times:
 
 1. ``kms-course grade --jobs 1`` (serial) on the first ``--serial`` submissions;
-2. ``kms-course grade --jobs N`` (parallel, every core) on the whole class;
+2. ``kms-course grade`` (parallel: default cores + 1 workers) on the whole class;
 3. ``pytest --nbval-lax -n 2 --dist loadscope`` over the first ``--others`` notebooks as
    submitted (check cells run in the student's kernel; nothing is protected);
 4. nbgrader 0.9.6 ``autograde`` on the same ``--others`` notebooks, from a separate virtual
@@ -133,19 +133,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--students", type=int, default=200)
     parser.add_argument("--serial", type=int, default=20, help="submissions for the serial run")
     parser.add_argument("--others", type=int, default=40, help="submissions for nbval and nbgrader")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--jobs", type=int, default=None, help="default: kms-course's (cores + 1)")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--nbgrader-venv", default="/tmp/nbgrader-venv")
     parser.add_argument("--skip", nargs="*", default=[], choices=["serial", "parallel", "nbval", "nbgrader"])
     args = parser.parse_args(argv)
+    from kms_course.grade import default_jobs
+
+    jobs = args.jobs or default_jobs()
     load = os.getloadavg()
-    print(f"{os.cpu_count()} cores; load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"{os.cpu_count()} cores, {jobs} workers; load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     rates: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         subs = build_class(args.lesson, args.students, Path(tmp) / "class")
         plans = {
             "serial": (subs[: args.serial], lambda s: bench_kms(s, 1, args.lesson)),
-            "parallel": (subs, lambda s: bench_kms(s, args.jobs, args.lesson)),
+            "parallel": (subs, lambda s: bench_kms(s, jobs, args.lesson)),
             "nbval": (subs[: args.others], bench_nbval),
             "nbgrader": (subs[: args.others], lambda s: bench_nbgrader(s, args.lesson, Path(args.nbgrader_venv))),
         }

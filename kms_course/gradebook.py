@@ -48,7 +48,13 @@ def result_path(out: str | Path, student: str, key: str) -> Path:
 def write_result(out: str | Path, result: dict[str, Any]) -> Path:
     """Store one submission's result atomically; returns its path."""
     path = result_path(out, result["student"], result["key"])
-    atomic_write_text(path, json.dumps(result, indent=1, sort_keys=True))
+    text = json.dumps(result, indent=1, sort_keys=True)
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return path  # already stored exactly so: no rewrite, no fsync
+    except OSError:
+        pass
+    atomic_write_text(path, text)
     return path
 
 

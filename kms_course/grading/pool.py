@@ -68,7 +68,7 @@ def grade_all(
     Args:
         submissions: what to grade.
         config: grading settings, passed to every worker.
-        jobs: worker processes (default: every core).
+        jobs: worker processes (default: cores + 1).
         on_result: called in this process with each result, in completion order (write it).
 
     Returns:

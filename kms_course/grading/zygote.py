@@ -27,7 +27,8 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 
-#: What the zygote imports before forking (a kernel would import each of these anyway).
+#: What the zygote imports before forking: what every kernel imports anyway (ipykernel, boto3,
+#: the course package) and what lesson cells import (display helpers, widgets, crypto).
 PRELOAD = (
     "ipykernel.kernelapp",
     "ipykernel.ipkernel",
@@ -36,6 +37,19 @@ PRELOAD = (
     "botocore.client",
     "kms_course",
     "kms_course.sandbox",
+)
+#: Imported too when present (lesson helpers may come and go; a missing one is skipped).
+OPTIONAL_PRELOAD = (
+    "urllib.request",
+    "IPython.core.ultratb",
+    "stack_data",
+    "pygments.lexers.python",
+    "pygments.formatters.terminal256",
+    "ipywidgets",
+    "kms_course.display",
+    "kms_course.progress",
+    "kms_course.envelope",
+    "cryptography.hazmat.primitives.ciphers.aead",
 )
 
 
@@ -158,12 +172,24 @@ class ZygoteKernelManager(AsyncKernelManager):
         return await super()._async_pre_start_kernel(**kw)
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this kernel when the zygote exits (prctl PR_SET_PDEATHSIG), so a kernel
+    never outlives a crashed worker (https://man7.org/linux/man-pages/man2/prctl.2.html)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _child(request: dict) -> None:
     """In the forked child: become a fresh IPython kernel (never returns)."""
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
+        _die_with_parent()
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
@@ -179,12 +205,39 @@ def _child(request: dict) -> None:
         os._exit(code)
 
 
+def _warm_tracebacks() -> None:
+    """Format one traceback the way IPython does, so its lazy imports and caches (pygments
+    lexers, stack_data) are loaded once here instead of in every kernel showing an error."""
+    try:
+        from IPython.core.ultratb import AutoFormattedTB
+
+        try:
+            raise NotImplementedError()
+        except NotImplementedError:
+            AutoFormattedTB(mode="Context", color_scheme="Neutral").text(*sys.exc_info())
+    except Exception:  # noqa: BLE001 (only a warm-up)
+        pass
+
+
 def main() -> None:
     """The zygote's loop: preload, then fork a kernel for each JSON request line on stdin."""
     import importlib
 
     for name in PRELOAD:
         importlib.import_module(name)
+    for name in OPTIONAL_PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 (optional: the kernel imports it itself if needed)
+            pass
+    _warm_tracebacks()
+    # Keep the preloaded objects out of every kernel's garbage collections: without this the
+    # first collection in each child walks (and copies, page by page) the whole inherited heap
+    # (https://docs.python.org/3/library/gc.html#gc.freeze).
+    import gc
+
+    gc.collect()
+    gc.freeze()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped automatically
     print("ready", flush=True)
     for line in sys.stdin:
