@@ -138,6 +138,9 @@ def test_rerun_skips_graded_and_force_regrades(graded, tmp_path, capsys):
     assert "Graded 0 submission(s)" in capsys.readouterr().out
     assert (out / "results" / "full" / f"{fixture.LESSON}.json").read_text() == first
     assert gradebook.is_graded(out, "full", fixture.LESSON, json.loads(first)["sha256"])
+    assert grade(str(full), "--out", str(out), "--masters", str(masters), "--jobs", "1",
+                 "--force") == 0
+    assert "Graded 1 submission(s)" in capsys.readouterr().out
 
 
 def test_submission_timeout(tmp_path):
