@@ -321,3 +321,13 @@ def test_markdown_links_have_real_targets(notebook):
                 assert target.rsplit("#", 1)[0].endswith((".html", "/")), (
                     f"{stem}: AWS documentation link without .html: {target}"
                 )
+
+
+def test_markdown_never_points_students_at_solution_markers(notebook):
+    # Students get the released version, where the markers are gone (replaced by the stub).
+    stem, nb = notebook
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            assert SOLUTION_BEGIN not in cell.source and SOLUTION_END not in cell.source, (
+                f"{stem}: markdown mentions the solution markers students never see"
+            )
