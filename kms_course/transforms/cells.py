@@ -84,3 +84,36 @@ def exercise_ids(nb: Any) -> list[str]:
         if ex and ex not in seen:
             seen.append(ex)
     return seen
+
+
+def replace_regions(
+    text: str, begin: str, end: str, replacement: str, error: type[ValueError]
+) -> tuple[str, bool]:
+    """Replace each region of ``text`` from a line containing ``begin`` to one containing ``end``
+    (marker lines included) by ``replacement``, indented like the ``begin`` line.
+
+    Returns:
+        ``(new_text, found)``; ``found`` is True when at least one region was replaced.
+
+    Raises:
+        error: a nested ``begin``, an ``end`` without ``begin``, or a ``begin`` without ``end``
+            (the message quotes the marker).
+    """
+    out: list[str] = []
+    inside = found = False
+    for line in text.splitlines():
+        if begin in line:
+            if inside:
+                raise error(f"nested '{begin}': close the first region")
+            inside = found = True
+            indent = line[: len(line) - len(line.lstrip())]
+            out.extend(indent + part for part in replacement.splitlines())
+        elif end in line:
+            if not inside:
+                raise error(f"'{end}' without a '{begin}'")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise error(f"'{begin}' without a '{end}'")
+    return "\n".join(out), found

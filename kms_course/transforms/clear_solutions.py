@@ -13,7 +13,7 @@ import copy
 from nbformat import NotebookNode
 
 from kms_course.exercises import SOLUTION_BEGIN, SOLUTION_END
-from kms_course.transforms.cells import STUB_CODE, STUB_TEXT, is_solution, source
+from kms_course.transforms.cells import STUB_CODE, STUB_TEXT, is_solution, replace_regions, source
 
 
 class SolutionMarkerError(ValueError):
@@ -29,25 +29,7 @@ def clear_region(text: str, stub: str = STUB_CODE) -> tuple[str, bool]:
     Raises:
         SolutionMarkerError: a nested BEGIN, an END without BEGIN, or a BEGIN without END.
     """
-    out: list[str] = []
-    inside = False
-    found = False
-    for line in text.splitlines():
-        if SOLUTION_BEGIN in line:
-            if inside:
-                raise SolutionMarkerError("nested '### BEGIN SOLUTION': close the first region")
-            inside = found = True
-            indent = line[: len(line) - len(line.lstrip())]
-            out.extend(indent + stub_line for stub_line in stub.splitlines())
-        elif SOLUTION_END in line:
-            if not inside:
-                raise SolutionMarkerError("'### END SOLUTION' without a '### BEGIN SOLUTION'")
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise SolutionMarkerError("'### BEGIN SOLUTION' without a '### END SOLUTION'")
-    return "\n".join(out), found
+    return replace_regions(text, SOLUTION_BEGIN, SOLUTION_END, stub, SolutionMarkerError)
 
 
 def marker_lines(text: str, cell_type: str = "code") -> list[str]:

@@ -12,7 +12,7 @@ import copy
 
 from nbformat import NotebookNode
 
-from kms_course.transforms.cells import source
+from kms_course.transforms.cells import replace_regions, source
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
@@ -29,21 +29,7 @@ def drop_hidden_regions(text: str) -> str:
     Raises:
         HiddenMarkerError: unbalanced markers.
     """
-    out, inside = [], False
-    for line in text.splitlines():
-        if HIDDEN_BEGIN in line:
-            if inside:
-                raise HiddenMarkerError("nested '### BEGIN HIDDEN TESTS'")
-            inside = True
-        elif HIDDEN_END in line:
-            if not inside:
-                raise HiddenMarkerError("'### END HIDDEN TESTS' without a BEGIN")
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise HiddenMarkerError("'### BEGIN HIDDEN TESTS' without an END")
-    return "\n".join(out)
+    return replace_regions(text, HIDDEN_BEGIN, HIDDEN_END, "", HiddenMarkerError)[0]
 
 
 def strip_hidden(nb: NotebookNode) -> NotebookNode:
