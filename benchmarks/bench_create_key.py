@@ -68,7 +68,11 @@ def sandbox(n: int) -> list[float]:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Median symmetric create_key: plain moto vs the course sandbox.")
+    parser.add_argument("n", nargs="?", type=int, default=200, help="keys to create on each side (default 200)")
+    n = parser.parse_args().n
     moto_ms = median_ms(plain_moto(n))
     sandbox_ms = median_ms(sandbox(n))
     print(f"symmetric create_key, median of {n}:")
