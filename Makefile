@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# Options for JupyterLab pass through, e.g. make lab ARGS="--no-browser --port 8899"
 lab: $(STAMP)
-	$(VENV)/bin/kms-course lab
+	$(VENV)/bin/kms-course lab $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -n auto --dist loadscope

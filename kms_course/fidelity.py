@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -657,7 +658,7 @@ def summary(results: list[Result]) -> list[str]:
     """The summary lines: each column's matches over the lessons' behaviours and over all."""
     lines = []
     for column, label in (("sandbox", "sandbox"), ("moto", "moto alone")):
-        for lesson_only, scope in ((True, "the behaviours the lessons use"), (False, "all probed behaviours")):
+        for lesson_only, scope in ((True, "behaviours the lessons use"), (False, "probed behaviours")):
             hit, total = score(results, column, lesson_only)
             lines.append(
                 f"{label} matches real KMS on {hit} of {total} {scope} ({100 * hit / total:.0f}%)"
@@ -701,12 +702,23 @@ def render(results: list[Result]) -> None:
         console.print(line)
 
 
+def _percent(text: str) -> float:
+    """argparse type: a number from 0 to 100."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"a percentage from 0 to 100, not {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``kms-course fidelity [--json] [--min PERCENT]``."""
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument(
         "--min",
-        type=float,
+        type=_percent,
         default=None,
         metavar="PERCENT",
         help="exit 1 if the sandbox matches fewer of the lessons' behaviours than this",
@@ -724,4 +736,8 @@ def run(args: argparse.Namespace) -> int:
         render(results)
     minimum = getattr(args, "min", None)
     hit, total = score(results, "sandbox", lesson_only=True)
-    return 1 if minimum is not None and 100 * hit / total < minimum else 0
+    if minimum is not None and 100 * hit / total < minimum:
+        print(f"kms-course fidelity: the sandbox matches {100 * hit / total:.0f}% of the behaviours "
+              f"the lessons use, below --min {minimum:g}", file=sys.stderr)
+        return 1
+    return 0

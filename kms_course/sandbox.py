@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import boto3
 import botocore.client
+import botocore.exceptions
 import botocore.httpsession
 import botocore.session
 
@@ -316,7 +317,16 @@ def _install_guard() -> None:
     original_create_client = botocore.session.Session.create_client
 
     def create_client(self, service_name, *args, **kwargs):
-        new = original_create_client(self, service_name, *args, **kwargs)
+        __tracebackhide__ = True
+        try:
+            new = original_create_client(self, service_name, *args, **kwargs)
+        except botocore.exceptions.NoRegionError:
+            if _STATE.backend is not None:
+                raise
+            raise SandboxError(
+                f"boto3.client({service_name!r}) was called before the sandbox started, so no "
+                "Region is set. " + RUN_SETUP
+            ) from None
         new._kms_course_generation = _STATE.generation
         if _STATE.backend == "aws" and service_name == "kms":
             new.meta.events.register("before-parameter-build.kms.CreateKey", _tag_course_keys)

@@ -63,4 +63,8 @@ def test_command_prints_json_and_honours_min(capsys):
     out = json.loads(capsys.readouterr().out)
     assert {"results", "summary"} <= set(out)
     assert all({"expected", "moto", "sandbox", "doc"} <= set(row) for row in out["results"])
-    assert fidelity.run(parser.parse_args(["--json", "--min", "101"])) == 1
+    assert fidelity.run(parser.parse_args(["--json", "--min", "100"])) == 1  # 51 of 52 < 100%
+    assert "below --min 100" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--min", "120"])  # not a percentage
+    assert "a percentage from 0 to 100" in capsys.readouterr().err

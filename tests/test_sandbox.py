@@ -76,6 +76,23 @@ def test_call_before_setup_cell_says_run_it():
     assert "Run the lesson's first code cell" in result.stdout
 
 
+def test_client_without_region_before_setup_cell_says_run_it(tmp_path):
+    # The source lesson's own call, boto3.client('kms') with no Region anywhere, made before the
+    # setup cell: SandboxError, never a bare NoRegionError (C07).
+    result = run_python(
+        """
+        import boto3, kms_course
+        try:
+            boto3.client("kms").list_keys()
+        except kms_course.SandboxError as e:
+            print("SandboxError:", e)
+        """,
+        env=clean_env(HOME=str(tmp_path)),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "boto3.client('kms') was called before the sandbox started" in result.stdout
+
+
 def test_client_created_before_start_is_refused():
     # C30/C08: an early client has no sandbox behind it; it must not reach AWS or fail obscurely.
     result = run_python(
