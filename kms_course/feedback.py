@@ -13,10 +13,51 @@ from pathlib import Path
 from typing import Any
 
 from kms_course.gradebook import atomic_write_text
+from kms_course.grading.limits import CELL_TIMEOUT, SUBMISSION_TIMEOUT
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:50em;margin:2em auto;line-height:1.45}
 table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:.4em;vertical-align:top}
 .pass{color:#176b2c;font-weight:bold}.fail{color:#a11;font-weight:bold}.status{color:#555}"""
+
+#: One plain sentence per status word of a result (see :mod:`kms_course.grading.worker`);
+#: ``{cell}`` and ``{submission}`` are the time limits in seconds.
+STATUS_TEXT = {
+    "cell-timeout": "A cell ran longer than the {cell:g}-second limit and was stopped.",
+    "submission-timeout": "The whole notebook ran longer than the {submission:g}-second limit and was stopped.",
+    "kernel-unresponsive": "A cell kept running after it was asked to stop (does your code catch KeyboardInterrupt?), so Python was stopped.",
+    "kernel-died": "Python stopped while running your notebook (os._exit, sys.exit in a loop, a crash or too much memory).",
+    "kernel-failed": "Your notebook could not be started; please tell your instructor.",
+    "output-truncated": "Your notebook printed too much; the rest of the output was dropped.",
+    "solution-error": "One of your exercise cells raised an error, so it did not run to the end.",
+    "lesson-cell-error": "A lesson cell failed after your code ran; your code may have changed something it needs.",
+    "grader-error": "The grader had a problem with your notebook; please tell your instructor.",
+    "grader-crashed": "The grader had a problem with your notebook; please tell your instructor.",
+    "not-json": "The file is not a Jupyter notebook (it is not JSON). Submit the .ipynb file saved by Jupyter.",
+    "not-a-notebook": "The file is not a Jupyter notebook. Submit the .ipynb file saved by Jupyter.",
+    "unreadable": "The file could not be read. Submit the .ipynb file saved by Jupyter.",
+    "unsupported-nbformat": "The notebook's format is too old or damaged to read. Save it again with a current Jupyter.",
+    "wrong-lesson": "This notebook is not the lesson being graded.",
+    "unknown-lesson": "The grader could not tell which lesson this notebook is.",
+}
+
+
+def status_sentences(result: dict[str, Any]) -> list[str]:
+    """Plain sentences for the status words of ``result`` (unknown words are shown as they are).
+
+    Returns:
+        One sentence per distinct sentence, in the order of the status words; [] for ``ok``.
+    """
+    limits = {"cell": CELL_TIMEOUT, "submission": SUBMISSION_TIMEOUT, **(result.get("limits") or {})}
+    sentences: list[str] = []
+    for word in str(result.get("status") or "ok").split(","):
+        word = word.strip()
+        if not word or word == "ok":
+            continue
+        template = STATUS_TEXT.get(word)
+        text = template.format(**limits) if template else f"Status: {word}."
+        if text not in sentences:
+            sentences.append(text)
+    return sentences
 
 
 def render(student: str, results: list[dict[str, Any]]) -> str:
@@ -37,7 +78,8 @@ def render(student: str, results: list[dict[str, Any]]) -> str:
             " points</h2>"
         )
         if r.get("status", "ok") != "ok":
-            parts.append(f"<p class='status'>Status: {escape(str(r['status']))}</p>")
+            for sentence in status_sentences(r):
+                parts.append(f"<p class='status'>{escape(sentence)}</p>")
             for message in r.get("messages", []):
                 parts.append(f"<p class='status'>{escape(str(message))}</p>")
         parts.append("<table><tr><th>Exercise</th><th>Points</th><th>Verdict</th></tr>")

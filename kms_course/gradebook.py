@@ -4,12 +4,25 @@ Each result is written as soon as its submission is graded, atomically (a tempor
 same folder, then ``os.replace``: https://docs.python.org/3/library/os.html#os.replace), under
 ``OUT/results/<student>/<submission>.json``. A crash mid-batch therefore loses nothing already
 graded, and a re-run skips every submission whose result exists for the same file content
-(SHA-256), unless forced. The class files are rebuilt from all result files at the end.
+(SHA-256), unless forced.
+
+Student code runs as the same OS user as the grader and may find ``--out`` (for instance in
+``/proc/<ppid>/cmdline``), so a file under ``results/`` proves nothing by itself. The grader keeps
+a manifest, ``OUT/manifest.json`` (result file path -> SHA-256 of the file's bytes), read before
+any student code runs and rewritten atomically by the grader's process from memory at the end of
+each run. A re-run trusts only result files that match it (:func:`trusted_results`); anything
+else under ``results/`` is moved to ``OUT/quarantine/`` and reported (:func:`quarantine`). The
+class files hold only the submissions of the current run.
+
+Every file is written with mode ``0o666`` minus the umask (usually ``0644``), as ``open()`` would
+create it, not the ``0600`` of :func:`tempfile.mkstemp`
+(https://docs.python.org/3/library/tempfile.html#tempfile.mkstemp).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -19,17 +32,41 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = "results"
+MANIFEST = "manifest.json"
+QUARANTINE = "quarantine"
+
+
+def current_umask() -> int:
+    """This process's file mode creation mask (e.g. ``0o022``), read without changing it for good.
+
+    Linux shows it in ``/proc/self/status`` (https://man7.org/linux/man-pages/man5/proc_pid_status.5.html);
+    elsewhere it is read with :func:`os.umask` set and restored at once.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` so that readers see the old or the new file, never half.
 
-    The parent folder is created if needed.
+    The parent folder is created if needed. The file gets mode ``0o666 & ~umask`` (``0644``
+    with the usual umask ``022``), like a file made by ``open(path, "w")``.
+
+    Raises:
+        OSError: the folder cannot be created or written.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()
@@ -45,17 +82,22 @@ def result_path(out: str | Path, student: str, key: str) -> Path:
     return Path(out) / RESULTS / student / f"{key}.json"
 
 
-def write_result(out: str | Path, result: dict[str, Any]) -> Path:
-    """Store one submission's result atomically; returns its path."""
+def write_result(out: str | Path, result: dict[str, Any]) -> tuple[Path, str]:
+    """Store one submission's result atomically.
+
+    Returns:
+        ``(path, sha256)``: where it is and the SHA-256 of the bytes written, for the manifest.
+    """
     path = result_path(out, result["student"], result["key"])
     text = json.dumps(result, indent=1, sort_keys=True)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     try:
         if path.read_text(encoding="utf-8") == text:
-            return path  # already stored exactly so: no rewrite, no fsync
+            return path, digest  # already stored exactly so: no rewrite, no fsync
     except OSError:
         pass
     atomic_write_text(path, text)
-    return path
+    return path, digest
 
 
 def is_graded(out: str | Path, student: str, key: str, sha256: str) -> bool:
@@ -80,14 +122,90 @@ def load_results(out: str | Path) -> list[dict[str, Any]]:
     return sorted(found, key=lambda r: (r["student"], r.get("key", "")))
 
 
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes ("" if it cannot be read)."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def manifest_name(out: str | Path, path: str | Path) -> str:
+    """The manifest's name for a result file: its path relative to ``OUT``, with ``/``."""
+    return Path(path).relative_to(Path(out)).as_posix()
+
+
+def read_manifest(out: str | Path) -> dict[str, str]:
+    """The grader's manifest of ``out``: result file name -> SHA-256 ({} if absent or unreadable)."""
+    try:
+        data = json.loads((Path(out) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
+        return {}
+    return {str(k): str(v) for k, v in data["results"].items()}
+
+
+def write_manifest(out: str | Path, entries: dict[str, str]) -> None:
+    """Atomically store the manifest (result file name -> SHA-256 of its bytes)."""
+    payload = {
+        "about": "result files written by kms-course grade; any other file under results/ is not trusted",
+        "results": dict(sorted(entries.items())),
+    }
+    atomic_write_text(Path(out) / MANIFEST, json.dumps(payload, indent=1))
+
+
+def trusted_results(out: str | Path, manifest: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The result files under ``out`` whose bytes match ``manifest``: file name -> result.
+
+    A file missing from the manifest, or whose SHA-256 differs from it, is left out (see
+    :func:`quarantine`).
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for name, digest in manifest.items():
+        path = Path(out) / name
+        try:
+            raw = path.read_bytes()
+            data = json.loads(raw)
+        except (OSError, ValueError):
+            continue
+        if hashlib.sha256(raw).hexdigest() == digest and isinstance(data, dict) and "student" in data:
+            found[name] = data
+    return found
+
+
+def quarantine(out: str | Path, keep: set[str]) -> list[str]:
+    """Move every file under ``OUT/results`` whose name is not in ``keep`` to ``OUT/quarantine``.
+
+    Returns:
+        The names (relative to ``out``) of the files moved, sorted. The instructor can read them
+        there (a planted result is evidence); they are never read back as results.
+    """
+    moved = []
+    base = Path(out)
+    for path in sorted((base / RESULTS).rglob("*")):
+        if not path.is_file() and not path.is_symlink():
+            continue
+        name = manifest_name(base, path)
+        if name in keep:
+            continue
+        target = base / QUARANTINE / Path(name).relative_to(RESULTS)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        moved.append(name)
+    return moved
+
+
 def class_rows(
     results: list[dict[str, Any]], lessons: dict[str, list[tuple[str, int]]]
 ) -> list[dict[str, Any]]:
     """One row per student over ``lessons`` (lesson -> [(exercise id, max points)], in order).
 
     Each row: ``student``, ``exercises`` (id -> points), ``messages`` (id -> failure message),
-    ``total``, ``max_points``, ``status`` (``ok``, or ``lesson: status`` parts joined by ``; ``,
-    with ``missing`` for a lesson the student did not submit). When a student submitted one
+    ``total``, ``max_points``, ``status`` (``ok``; else the status words of the one lesson, or
+    ``lesson: status`` parts joined by ``; `` when there are several, with ``missing`` for a
+    lesson the student did not submit; a submission of no known lesson adds
+    ``status (file NAME.ipynb)``). When a student submitted one
     lesson twice, the better total counts.
     """
     by_student: dict[str, dict[str, dict]] = defaultdict(dict)
@@ -107,7 +225,7 @@ def class_rows(
             if r is None:
                 statuses.append(f"{lesson}: missing")
             elif r.get("status", "ok") != "ok":
-                statuses.append(f"{lesson}: {r['status']}")
+                statuses.append(r["status"] if len(lessons) == 1 else f"{lesson}: {r['status']}")
             for ex_id, _ in exs:
                 item = (r or {}).get("exercises", {}).get(ex_id, {})
                 points[ex_id] = int(item.get("points", 0)) if item.get("passed") else 0
@@ -115,7 +233,8 @@ def class_rows(
                     messages[ex_id] = item.get("message") or "not submitted"
         for lesson, r in by_student[student].items():
             if lesson not in lessons:
-                statuses.append(f"{r.get('key')}: {r.get('status')}")
+                name = Path(str(r.get("path") or r.get("key"))).name
+                statuses.append(f"{r.get('status')} (file {name})")
         rows.append(
             {
                 "student": student,

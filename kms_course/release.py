@@ -20,7 +20,7 @@ from kms_course.errors import CourseError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``kms-course release``."""
     parser.add_argument("out", help="folder for the student notebooks (created if needed)")
-    parser.add_argument("--source", default=None, help="master notebooks (default: notebooks/)")
+    parser.add_argument("--source", default=None, help="folder of master notebooks (default: notebooks/)")
 
 
 def build(source: str | Path | None = None) -> dict[str, object]:

@@ -22,12 +22,22 @@ from kms_course.grading import limits
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``kms-course validate``."""
-    from kms_course.grade import default_jobs
+    from kms_course.grade import default_jobs, seconds, worker_count
 
-    parser.add_argument("--source", default=None, help="master notebooks (default: notebooks/)")
-    parser.add_argument("--jobs", type=int, default=default_jobs(), help="worker processes")
-    parser.add_argument("--cell-timeout", type=float, default=limits.CELL_TIMEOUT)
-    parser.add_argument("--timeout", type=float, default=limits.SUBMISSION_TIMEOUT)
+    parser.add_argument("--source", default=None, help="folder of master notebooks (default: notebooks/)")
+    parser.add_argument(
+        "--jobs", type=worker_count, default=default_jobs(),
+        help="worker processes, at least 1 (default: cores + 1, here %(default)s)",
+    )
+    parser.add_argument(
+        "--cell-timeout", type=seconds, default=limits.CELL_TIMEOUT,
+        help="seconds a cell may run before it is interrupted (default: %(default)g seconds)",
+    )
+    parser.add_argument(
+        "--timeout", type=seconds, default=limits.SUBMISSION_TIMEOUT,
+        help="seconds a whole notebook may run before its kernel is killed "
+        "(default: %(default)g seconds)",
+    )
 
 
 def static_problems(master) -> list[str]:

@@ -103,11 +103,41 @@ def test_moto_api_is_refused_to_the_kernel(graded):
 
 
 def test_planted_result_file_is_not_trusted(graded):
-    # the "disk" student's kernel wrote a full-marks result file; the gradebook ignores it
-    planted = json.loads((graded["out"] / "results" / "disk" / "disk.json").read_text())
+    # the "disk" student's kernel wrote a full-marks result file; the grader quarantines it
+    planted = json.loads((graded["out"] / "quarantine" / "disk" / "disk.json").read_text())
     assert planted["total"] == 5
+    assert not (graded["out"] / "results" / "disk" / "disk.json").exists()
     assert graded["rows"]["disk"]["total"] == 0
     assert "ignored a result file the grader did not write: results/disk/disk.json" in graded["stdout"]
+
+
+def test_result_files_are_in_the_manifest(graded):
+    manifest = gradebook.read_manifest(graded["out"])
+    assert set(manifest) == {f"results/{c.student}/{fixture.LESSON}.json" for c in CASES}
+    name = f"results/full/{fixture.LESSON}.json"
+    assert manifest[name] == gradebook.file_sha256(graded["out"] / name)
+
+
+def test_files_get_mode_666_minus_umask(graded):
+    expected = 0o666 & ~gradebook.current_umask()
+    out = graded["out"]
+    for path in (out / "grades.csv", out / "grades.json", out / "feedback" / "full.html",
+                 out / "results" / "full" / f"{fixture.LESSON}.json", out / "manifest.json"):
+        assert path.stat().st_mode & 0o777 == expected, path
+
+
+def test_status_column_and_feedback_are_readable(graded):
+    with open(graded["out"] / "grades.csv", newline="") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    assert rows["notjson"]["status"] == "not-json"
+    assert rows["loop"]["status"] == "cell-timeout,solution-error"
+    page = (graded["out"] / "feedback" / "loop.html").read_text()
+    assert f"A cell ran longer than the {CELL_TIMEOUT}-second limit and was stopped." in page
+    assert "cell-timeout" not in page
+    page = (graded["out"] / "feedback" / "otherlesson.html").read_text()
+    assert "This notebook is not the lesson being graded." in page
+    assert (f"the file is named for lesson {fixture.LESSON} but holds the exercises of lesson "
+            f"{fixture.OTHER_LESSON}") in page
 
 
 def test_csv_has_one_row_per_student_with_points(graded):
@@ -178,3 +208,229 @@ def test_each_forked_kernel_is_fresh(tmp_path, monkeypatch):
         execution.execute(new_notebook(cells=[new_code_cell(source)]), {}, lambda ex, v: None,
                           env=dict(os.environ), cwd=str(tmp_path))
     assert "".join(o.get("text", "") for o in ran[1].cells[0].outputs) == "True False False\n"
+
+
+# --- re-runs trust only what the grader wrote -------------------------------------------------
+
+FORGED = {"status": "ok", "messages": [], "total": 5, "max_points": 5, "lesson": fixture.LESSON,
+          "exercises": {"90-key": {"points": 2, "max_points": 2, "passed": True},
+                        "90-blob": {"points": 3, "max_points": 3, "passed": True}}}
+
+
+@pytest.fixture
+def kernel_path(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(CASES_DIR), os.environ.get("PYTHONPATH", "")]))
+
+
+def _csv(out: Path) -> dict[str, dict[str, str]]:
+    with open(out / "grades.csv", newline="") as f:
+        return {r["student"]: r for r in csv.DictReader(f)}
+
+
+def test_result_planted_between_runs_never_reaches_grades(tmp_path, kernel_path, capsys):
+    masters = fixture.write_masters(tmp_path / "masters")
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    (subs / "blank").mkdir(parents=True)
+    nb_path = subs / "blank" / f"{fixture.LESSON}.ipynb"
+    nbformat.write(fixture.submission({}), nb_path)
+    argv = (str(subs), "--out", str(out), "--masters", str(masters), "--jobs", "1")
+    assert grade(*argv) == 0
+    assert _csv(out)["blank"]["total"] == "0"
+    # forge: full marks for the same file content, and a student who submitted nothing
+    from kms_course.grading.submissions import sha256
+
+    own = out / "results" / "blank" / f"{fixture.LESSON}.json"
+    genuine = json.loads(own.read_text())
+    own.write_text(json.dumps({**genuine, **FORGED, "sha256": sha256(str(nb_path))}))
+    (out / "results" / "mallory").mkdir()
+    (out / "results" / "mallory" / "x.json").write_text(
+        json.dumps({**FORGED, "student": "mallory", "key": "x", "sha256": "x"}))
+    capsys.readouterr()
+    assert grade(*argv) == 0
+    stdout = capsys.readouterr().out
+    assert "Graded 1 submission(s)" in stdout  # the forged result was not reused
+    assert f"ignored a result file the grader did not write: results/blank/{fixture.LESSON}.json" in stdout
+    assert "ignored a result file the grader did not write: results/mallory/x.json" in stdout
+    rows = _csv(out)
+    assert set(rows) == {"blank"} and rows["blank"]["total"] == "0"
+    assert json.loads(own.read_text())["total"] == 0
+    assert json.loads((out / "quarantine" / "mallory" / "x.json").read_text())["total"] == 5
+
+
+def test_result_planted_by_student_code_is_not_read_back_on_rerun(tmp_path, kernel_path, capsys):
+    from cases import DISK
+
+    masters = fixture.write_masters(tmp_path / "masters")
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    (subs / "disk").mkdir(parents=True)
+    nbformat.write(fixture.submission({"90-key": DISK.replace("{OUT}", str(out))}),
+                   subs / "disk" / f"{fixture.LESSON}.ipynb")
+    argv = (str(subs), "--out", str(out), "--masters", str(masters), "--jobs", "1")
+    for run in range(2):  # the same command twice: the second run must not read the plant back
+        assert grade(*argv) == 0
+        stdout = capsys.readouterr().out
+        if run == 0:
+            assert "ignored a result file the grader did not write: results/disk/disk.json" in stdout
+        else:
+            assert "Graded 0 submission(s)" in stdout
+        row = json.loads((out / "grades.json").read_text())["students"]
+        assert [(r["student"], r["total"]) for r in row] == [("disk", 0)]
+        assert not (out / "results" / "disk" / "disk.json").exists()
+
+
+def test_gradebook_holds_only_this_runs_submissions(graded, tmp_path, kernel_path):
+    out = tmp_path / "out"
+    masters = graded["masters"]
+    for student in ("full", "partial"):
+        assert grade(str(graded["subs"] / student), "--out", str(out), "--masters", str(masters),
+                     "--jobs", "1") == 0
+    assert set(_csv(out)) == {"partial"}
+    # the earlier genuine result is kept for a later run
+    assert (out / "results" / "full" / f"{fixture.LESSON}.json").exists()
+
+
+# --- --out is checked before any student code runs ---------------------------------------------
+
+@pytest.mark.parametrize("kind", ["file", "proc"])
+def test_bad_out_is_refused_before_grading(tmp_path, kernel_path, capsys, kind):
+    masters = fixture.write_masters(tmp_path / "masters")
+    ran = tmp_path / "student-code-ran"
+    sub = tmp_path / "s.ipynb"
+    nbformat.write(fixture.submission({"90-key": f"open({str(ran)!r}, 'w').close()"}), sub)
+    if kind == "file":
+        out = tmp_path / "grades.txt"
+        out.write_text("not a folder")
+    else:
+        out = Path("/proc/kms-course-no-such-dir")
+    assert grade(str(sub), "--out", str(out), "--masters", str(masters), "--jobs", "1") == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"kms-course grade: --out {out}") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    assert not ran.exists()
+
+
+# --- which lesson a submission is graded against ---------------------------------------------
+
+def _write(nb, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+def test_wrong_lesson_submissions_do_not_change_the_class(tmp_path, kernel_path, capsys):
+    masters = fixture.write_masters(tmp_path / "masters")
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    other = fixture.master(("91-key",))
+    _write(fixture.submission(dict(fixture.SOLUTIONS)), subs / "ann" / f"{fixture.LESSON}.ipynb")
+    _write(fixture.submission({}), subs / "bob" / f"{fixture.LESSON}.ipynb")
+    _write(other, subs / "cat" / f"{fixture.LESSON}.ipynb")  # named 90, holds 91
+    _write(other, subs / "dan" / f"{fixture.OTHER_LESSON}.ipynb")  # lesson 91 in a lesson-90 class
+    assert grade(str(subs), "--out", str(out), "--masters", str(masters), "--jobs", "2") == 0
+    assert f"Grading against the class's lesson {fixture.LESSON} (3 of 4 submissions)" in capsys.readouterr().out
+    rows = _csv(out)
+    assert list(rows["ann"]) == ["student", "90-key", "90-blob", "total", "max_points", "status"]
+    assert {s: (r["total"], r["max_points"], r["status"]) for s, r in rows.items()} == {
+        "ann": ("5", "5", "ok"), "bob": ("0", "5", "ok"),
+        "cat": ("0", "5", "wrong-lesson"), "dan": ("0", "5", "wrong-lesson"),
+    }
+    results = out / "results"
+    cat = json.loads((results / "cat" / f"{fixture.LESSON}.json").read_text())
+    assert cat["messages"] == [(
+        f"the file is named for lesson {fixture.LESSON} but holds the exercises of lesson "
+        f"{fixture.OTHER_LESSON}: submit your {fixture.LESSON} notebook under that name, or have "
+        f"lesson {fixture.OTHER_LESSON} graded separately with --lesson {fixture.OTHER_LESSON}"
+    )]
+    dan = json.loads((results / "dan" / f"{fixture.OTHER_LESSON}.json").read_text())
+    assert dan["messages"] == [(
+        f"this notebook is lesson {fixture.OTHER_LESSON} (by its metadata), not the class's lesson "
+        f"{fixture.LESSON}: grade it separately with --lesson {fixture.OTHER_LESSON}"
+    )]
+
+
+def test_students_with_several_lessons_get_every_lessons_columns(tmp_path, kernel_path):
+    masters = fixture.write_masters(tmp_path / "masters")
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    _write(fixture.submission(dict(fixture.SOLUTIONS)), subs / "ann" / f"{fixture.LESSON}.ipynb")
+    _write(fixture.master(("91-key",)), subs / "ann" / f"{fixture.OTHER_LESSON}.ipynb")
+    _write(fixture.submission({}), subs / "bob" / f"{fixture.LESSON}.ipynb")
+    assert grade(str(subs), "--out", str(out), "--masters", str(masters), "--jobs", "2") == 0
+    rows = _csv(out)
+    assert list(rows["ann"]) == ["student", "90-key", "90-blob", "91-key", "total", "max_points", "status"]
+    assert (rows["ann"]["total"], rows["ann"]["max_points"], rows["ann"]["status"]) == ("7", "7", "ok")
+    assert (rows["bob"]["total"], rows["bob"]["status"]) == ("0", f"{fixture.OTHER_LESSON}: missing")
+
+
+def test_lesson_plan_rule(tmp_path):
+    from kms_course.errors import CourseError
+    from kms_course.grading.class_lesson import plan
+    from kms_course.grading.submissions import discover
+
+    lessons = {fixture.LESSON: ["90-key", "90-blob"], fixture.OTHER_LESSON: ["91-key"]}
+    _write(fixture.submission({}), tmp_path / "a" / "ann" / f"{fixture.LESSON}.ipynb")
+    _write(fixture.master(("91-key",)), tmp_path / "a" / "bob" / "homework.ipynb")
+    with pytest.raises(CourseError, match="split evenly between lessons 90_grading_fixture \\(1\\), "
+                                          "91_other_fixture \\(1\\): pass --lesson"):
+        plan(discover([str(tmp_path / "a")]), lessons)
+    assert plan(discover([str(tmp_path / "a")]), lessons, fixture.OTHER_LESSON).lesson == fixture.OTHER_LESSON
+    _write(fixture.submission({}), tmp_path / "a" / "cat" / f"{fixture.LESSON}.ipynb")
+    assert plan(discover([str(tmp_path / "a")]), lessons).lesson == fixture.LESSON
+    _write(fixture.submission({}), tmp_path / "a" / "bob" / f"{fixture.LESSON}.ipynb")
+    assert plan(discover([str(tmp_path / "a")]), lessons).lesson is None  # several lessons on purpose
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("verb", ["grade", "validate"])
+@pytest.mark.parametrize("option,value", [
+    ("--cell-timeout", "nan"), ("--cell-timeout", "inf"), ("--cell-timeout", "-1"),
+    ("--cell-timeout", "0"), ("--timeout", "nan"), ("--timeout", "ten"),
+    ("--jobs", "0"), ("--jobs", "-2"), ("--jobs", "1.5"),
+])
+def test_bad_numbers_are_refused(tmp_path, capsys, verb, option, value):
+    argv = [verb, option, value]
+    if verb == "grade":
+        argv += [str(tmp_path), "--out", str(tmp_path / "out")]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: argument {option}: {value!r}" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_notebooks_is_an_error(tmp_path, capsys):
+    masters = fixture.write_masters(tmp_path / "masters")
+    (tmp_path / "empty").mkdir()
+    assert grade(str(tmp_path / "empty"), "--out", str(tmp_path / "out"), "--masters", str(masters)) == 1
+    assert f"no notebooks found in {tmp_path / 'empty'}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb", ["grade", "validate"])
+def test_every_option_has_help_with_its_default(capsys, verb):
+    with pytest.raises(SystemExit):
+        cli.main([verb, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("--jobs", "--cell-timeout", "--timeout"):
+        assert option in text
+    assert "(default: 30 seconds)" in text and "(default: 180 seconds)" in text
+    assert "(default: cores + 1, here" in text
+    if verb == "grade":
+        assert "the class's lesson is the one most submissions belong to" in text
+
+
+def test_class_rows_name_the_file_of_an_unknown_lesson():
+    rows = gradebook.class_rows(
+        [{"student": "heidi_notjson", "key": "heidi_notjson", "path": "/x/heidi_notjson.ipynb",
+          "lesson": None, "status": "not-json", "exercises": {}}],
+        {fixture.LESSON: [("90-key", 2), ("90-blob", 3)]},
+    )
+    assert rows[0]["status"] == f"{fixture.LESSON}: missing; not-json (file heidi_notjson.ipynb)"
+
+
+def test_feedback_shows_sentences_not_status_codes():
+    from kms_course.feedback import render
+
+    page = render("eve", [{"lesson": fixture.LESSON, "status": "cell-timeout,solution-error",
+                           "limits": {"cell": 30.0, "submission": 180.0}, "exercises": {}}])
+    assert "A cell ran longer than the 30-second limit and was stopped." in page
+    assert "One of your exercise cells raised an error" in page
+    assert "cell-timeout" not in page and "solution-error" not in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -66,3 +67,16 @@ def test_release_of_the_course_has_no_leaks(tmp_path):
         pytest.skip("no lesson notebooks yet")
     released = build(course)
     assert set(released) == {p.name for p in course.glob("[0-9][0-9]_*.ipynb")}
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o027, 0o640)])
+def test_released_notebooks_are_readable_as_umask_allows(tmp_path, umask, mode):
+    masters = fixture.write_masters(tmp_path / "masters")
+    out = tmp_path / "student"
+    old = os.umask(umask)
+    try:
+        assert cli.main(["release", str(out), "--source", str(masters)]) == 0
+    finally:
+        os.umask(old)
+    assert sorted(p.stat().st_mode & 0o777 for p in out.iterdir()) == [mode, mode]
+

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from nbformat import NotebookNode
 
 from kms_course.transforms.cells import exercise_ids
-
 
 LESSON_FILE = re.compile(r"^\d\d_")
 
@@ -133,6 +133,36 @@ def read_notebook(path: str) -> tuple[NotebookNode | None, str, str]:
     return nb, "ok", ""
 
 
+def lesson_by_content(nb: NotebookNode | None, lessons: dict[str, list[str]]) -> str | None:
+    """The lesson sharing the most exercise ids with ``nb``'s cell metadata (None if none does).
+
+    Args:
+        nb: the notebook (None if it could not be read).
+        lessons: lesson (notebook stem) -> its exercise ids.
+    """
+    if nb is None:
+        return None
+    ids = set(exercise_ids(nb))
+    overlap = {lesson: len(ids & set(exs)) for lesson, exs in lessons.items()}
+    best = max(overlap, key=overlap.get, default=None)
+    return best if best is not None and overlap[best] > 0 else None
+
+
+def lesson_by_name(path: str, lessons: Iterable[str]) -> str | None:
+    """The lesson named by a file's stem: the lesson itself, a name starting with it, or its
+    two-digit number (``03_keys.ipynb`` -> ``03_creating_and_describing_keys``); else None."""
+    stem = Path(path).stem
+    for lesson in lessons:
+        if stem == lesson or stem.startswith(lesson):
+            return lesson
+    number = re.match(r"(\d\d)[_-]", stem)
+    if number:
+        for lesson in lessons:
+            if lesson.startswith(number.group(1) + "_"):
+                return lesson
+    return None
+
+
 def identify_lesson(
     nb: NotebookNode | None, path: str, lessons: dict[str, list[str]]
 ) -> tuple[str | None, str]:
@@ -146,19 +176,25 @@ def identify_lesson(
     Returns:
         ``(lesson, how)`` with ``how`` in ``"metadata"``, ``"filename"``; or ``(None, reason)``.
     """
-    if nb is not None:
-        ids = set(exercise_ids(nb))
-        overlap = {lesson: len(ids & set(exs)) for lesson, exs in lessons.items()}
-        best = max(overlap, key=overlap.get, default=None)
-        if best is not None and overlap[best] > 0:
-            return best, "metadata"
-    stem = Path(path).stem
-    for lesson in lessons:
-        if stem == lesson or stem.startswith(lesson):
-            return lesson, "filename"
-    number = re.match(r"(\d\d)[_-]", stem)
-    if number:
-        for lesson in lessons:
-            if lesson.startswith(number.group(1) + "_"):
-                return lesson, "filename"
+    by_content = lesson_by_content(nb, lessons)
+    if by_content is not None:
+        return by_content, "metadata"
+    by_name = lesson_by_name(path, lessons)
+    if by_name is not None:
+        return by_name, "filename"
     return None, "no known exercise ids in its metadata and no lesson name in its file name"
+
+
+def name_and_content_disagree(
+    nb: NotebookNode | None, path: str, lessons: dict[str, list[str]]
+) -> tuple[str, str] | None:
+    """``(lesson by file name, lesson by exercise ids)`` when both are known and differ, else None.
+
+    A file named ``03_creating_and_describing_keys.ipynb`` holding lesson 04's exercises is a
+    wrong-lesson submission, never a lesson-04 one.
+    """
+    by_name = lesson_by_name(path, lessons)
+    by_content = lesson_by_content(nb, lessons)
+    if by_name and by_content and by_name != by_content:
+        return by_name, by_content
+    return None

@@ -18,7 +18,12 @@ from typing import Any
 from kms_course.exercises import Verdict, run_check
 from kms_course.grading import execute as execution
 from kms_course.grading.masters import Master, cached_masters
-from kms_course.grading.submissions import identify_lesson, read_notebook, sha256
+from kms_course.grading.submissions import (
+    identify_lesson,
+    name_and_content_disagree,
+    read_notebook,
+    sha256,
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,9 @@ class GradeConfig:
     max_cell_output: int = execution.MAX_CELL_OUTPUT
     max_total_output: int = execution.MAX_TOTAL_OUTPUT
     keep_checks: bool = False  # validate: run the check cells too (probes after them)
+    #: why ``lesson`` is set: "option" (--lesson) or "class" (the class's lesson, see
+    #: :mod:`kms_course.grading.class_lesson`); it only changes the wrong-lesson message
+    lesson_by: str = "option"
 
 
 class _Worker:
@@ -74,8 +82,11 @@ def grade(submission: dict[str, str]) -> dict[str, Any]:
 
     The result holds ``student``, ``path``, ``key``, ``sha256``, ``lesson``, ``status`` (``"ok"``
     or comma-joined issue words), ``messages``, ``exercises`` (id -> points, max_points, passed,
-    message, hint, error, submitted), ``total``, ``max_points`` and ``seconds``. Never raises for
-    anything in the submission.
+    message, hint, error, submitted), ``total``, ``max_points``, ``seconds``, ``graded_as``
+    (the lesson the batch was graded against, or None) and ``limits`` (``cell`` and
+    ``submission`` timeouts in seconds). A file whose name names one lesson and whose exercise
+    ids name another gets the status ``wrong-lesson`` and zero points. Never raises for anything
+    in the submission.
     """
     assert _WORKER is not None, "init_worker() was not called"
     w = _WORKER
@@ -95,14 +106,33 @@ def grade(submission: dict[str, str]) -> dict[str, Any]:
     lessons = {name: [e.id for e in m.exercises] for name, m in w.masters.items()}
     lesson, how = identify_lesson(nb, submission["path"], lessons)
     wanted = w.config.lesson
+    result["graded_as"] = wanted
+    result["limits"] = {"cell": w.config.cell_timeout, "submission": w.config.submission_timeout}
     if read_status != "ok":
         issues.append(read_status)
         result["messages"].append(read_message)
-    if wanted and lesson and lesson != wanted:
+    conflict = name_and_content_disagree(nb, submission["path"], lessons)
+    if conflict:
+        named, holds = conflict
         issues.append("wrong-lesson")
         result["messages"].append(
-            f"this notebook is lesson {lesson} (by its {how}), not {wanted}: submit {wanted}.ipynb"
+            f"the file is named for lesson {named} but holds the exercises of lesson {holds}: "
+            f"submit your {named} notebook under that name, or have lesson {holds} graded "
+            f"separately with --lesson {holds}"
         )
+        lesson = wanted or named
+        nb = None
+    elif wanted and lesson and lesson != wanted:
+        issues.append("wrong-lesson")
+        if w.config.lesson_by == "class":
+            result["messages"].append(
+                f"this notebook is lesson {lesson} (by its {how}), not the class's lesson "
+                f"{wanted}: grade it separately with --lesson {lesson}"
+            )
+        else:
+            result["messages"].append(
+                f"this notebook is lesson {lesson} (by its {how}), not {wanted}: submit {wanted}.ipynb"
+            )
         lesson = wanted
         nb = None
     elif lesson is None:

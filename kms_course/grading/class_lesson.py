@@ -1,0 +1,91 @@
+"""Which lesson a batch is graded against when ``kms-course grade`` gets no ``--lesson``.
+
+The rule, decided in the grader's process before any student code runs:
+
+* **Several lessons on purpose.** If some student submitted notebooks of two or more different
+  lessons (one folder per student holding several lesson notebooks), every submission is graded
+  as its own lesson and the gradebook has the columns of every lesson submitted.
+* **One lesson for the class.** Otherwise each student submitted a single lesson, and the class's
+  lesson is the one most submissions belong to. Every submission is graded against it; one of
+  another lesson gets the status ``wrong-lesson`` and a message saying to grade it separately
+  with ``--lesson <stem>``, so a stray notebook never adds its lesson's columns and points to
+  every student. A tie between lessons is an error asking for ``--lesson``.
+
+A submission's lesson here is the one its file name names, else the one its exercise ids name
+(:mod:`kms_course.grading.submissions`). A file whose name and exercise ids name different lessons
+is ``wrong-lesson`` in every mode (see :func:`kms_course.grading.worker.grade`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from kms_course.errors import CourseError
+from kms_course.grading.submissions import (
+    Submission,
+    lesson_by_content,
+    lesson_by_name,
+    read_notebook,
+)
+
+
+@dataclass(frozen=True)
+class LessonPlan:
+    """What the batch is graded against.
+
+    Attributes:
+        lesson: the lesson every submission is graded against, or None to grade each submission
+            as its own lesson.
+        by: ``"option"`` (``--lesson``), ``"class"`` (the class's lesson) or ``"own"``.
+        counts: lesson -> number of submissions of it (file name first, then exercise ids).
+    """
+
+    lesson: str | None
+    by: str
+    counts: dict[str, int]
+
+
+def submission_lesson(submission: Submission, lessons: dict[str, list[str]]) -> str | None:
+    """The lesson ``submission`` is meant to be: named by its file, else by its exercise ids."""
+    named = lesson_by_name(submission.path, lessons)
+    if named is not None:
+        return named
+    nb, _, _ = read_notebook(submission.path)
+    return lesson_by_content(nb, lessons)
+
+
+def plan(
+    submissions: list[Submission], lessons: dict[str, list[str]], wanted: str | None = None
+) -> LessonPlan:
+    """Apply the module's rule to a batch.
+
+    Args:
+        submissions: the batch (:func:`~kms_course.grading.submissions.discover`).
+        lessons: lesson (notebook stem) -> its exercise ids.
+        wanted: the ``--lesson`` option, which wins when given.
+
+    Raises:
+        CourseError: no ``--lesson`` and the single-lesson submissions split evenly between two
+            or more lessons (the message names them and asks for ``--lesson``).
+    """
+    if wanted:
+        return LessonPlan(wanted, "option", {})
+    per_student: dict[str, set[str]] = defaultdict(set)
+    counts: Counter[str] = Counter()
+    for submission in submissions:
+        lesson = submission_lesson(submission, lessons)
+        if lesson is not None:
+            counts[lesson] += 1
+            per_student[submission.student].add(lesson)
+    if not counts or any(len(found) > 1 for found in per_student.values()):
+        return LessonPlan(None, "own", dict(counts))
+    ranked = counts.most_common()
+    top = [lesson for lesson, n in ranked if n == ranked[0][1]]
+    if len(top) > 1:
+        split = ", ".join(f"{lesson} ({counts[lesson]})" for lesson in sorted(top))
+        raise CourseError(
+            f"The submissions split evenly between lessons {split}: pass --lesson with the "
+            "class's lesson."
+        )
+    return LessonPlan(top[0], "class", dict(counts))
