@@ -16,7 +16,6 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from kms_course.errors import CourseError
 from kms_course.grading import limits
 
 

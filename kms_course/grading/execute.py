@@ -23,9 +23,6 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
 from kms_course.exercises import Verdict
-from kms_course.transforms.cells import course, exercise_id, is_check, is_solution
-from kms_course.transforms.probe_answers import parse_probe_output, probe_answers
-
 from kms_course.grading.limits import (
     CELL_TIMEOUT,
     MAX_CELL_OUTPUT,
@@ -33,6 +30,8 @@ from kms_course.grading.limits import (
     MAX_TOTAL_OUTPUT,
     SUBMISSION_TIMEOUT,
 )
+from kms_course.transforms.cells import course, exercise_id, is_check, is_solution
+from kms_course.transforms.probe_answers import parse_probe_output, probe_answers
 
 TRUNCATED_NOTE = "\n[output truncated by the grader]\n"
 
