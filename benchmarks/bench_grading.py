@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nbgrader-venv", default="/tmp/nbgrader-venv")
     parser.add_argument("--skip", nargs="*", default=[], choices=["serial", "parallel", "nbval", "nbgrader"])
     args = parser.parse_args(argv)
-    from kms_course.grade import default_jobs
+    from kms_course.grading.limits import default_jobs
 
     jobs = args.jobs or default_jobs()
     load = os.getloadavg()

@@ -24,7 +24,6 @@ A file whose name and exercise ids name different lessons is always wrong-lesson
 from __future__ import annotations
 
 import argparse
-import math
 import tempfile
 import time
 from pathlib import Path
@@ -45,52 +44,6 @@ its exercise ids name, and:
 A file whose name and exercise ids name different lessons is always wrong-lesson."""
 
 
-def default_jobs() -> int:
-    """Worker processes to use by default: one per core this process may run on, plus one.
-
-    The extra worker keeps the cores busy while the others wait on kernel start-up and message
-    round trips (measured: 200 lesson-03 submissions on 2 cores took 143 s with 2 workers and
-    119 s with 3; benchmarks/bench_grading.py).
-    """
-    import os
-
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, cores) + 1
-
-
-def seconds(text: str) -> float:
-    """argparse type: a finite number of seconds greater than zero (``"30"``, ``"2.5"``).
-
-    Raises:
-        argparse.ArgumentTypeError: not a number, or nan, inf, zero or negative.
-    """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a finite number of seconds greater than 0 (e.g. 30)"
-        )
-    return value
-
-
-def worker_count(text: str) -> int:
-    """argparse type: a whole number of worker processes, at least 1.
-
-    Raises:
-        argparse.ArgumentTypeError: not a whole number, or less than 1.
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of workers") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: at least 1 worker is needed (e.g. 2)")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -112,19 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="grade every submission against this lesson, e.g. 03_creating_and_describing_keys "
         "(default: the rule above)",
     )
-    parser.add_argument(
-        "--jobs", type=worker_count, default=default_jobs(),
-        help="worker processes, at least 1 (default: cores + 1, here %(default)s)",
-    )
-    parser.add_argument(
-        "--cell-timeout", type=seconds, default=execution.CELL_TIMEOUT,
-        help="seconds a cell may run before it is interrupted (default: %(default)g seconds)",
-    )
-    parser.add_argument(
-        "--timeout", type=seconds, default=execution.SUBMISSION_TIMEOUT,
-        help="seconds a whole submission may run before its kernel is killed "
-        "(default: %(default)g seconds)",
-    )
+    execution.add_execution_options(parser, "submission")
     parser.add_argument(
         "--force", action="store_true",
         help="grade again submissions already graded (default: reuse the result of an unchanged file)",

@@ -21,22 +21,8 @@ from kms_course.grading import limits
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``kms-course validate``."""
-    from kms_course.grade import default_jobs, seconds, worker_count
-
     parser.add_argument("--source", default=None, help="folder of master notebooks (default: notebooks/)")
-    parser.add_argument(
-        "--jobs", type=worker_count, default=default_jobs(),
-        help="worker processes, at least 1 (default: cores + 1, here %(default)s)",
-    )
-    parser.add_argument(
-        "--cell-timeout", type=seconds, default=limits.CELL_TIMEOUT,
-        help="seconds a cell may run before it is interrupted (default: %(default)g seconds)",
-    )
-    parser.add_argument(
-        "--timeout", type=seconds, default=limits.SUBMISSION_TIMEOUT,
-        help="seconds a whole notebook may run before its kernel is killed "
-        "(default: %(default)g seconds)",
-    )
+    limits.add_execution_options(parser, "notebook")
 
 
 def static_problems(master) -> list[str]:

@@ -40,7 +40,7 @@ def _init(config: GradeConfig) -> None:
     worker.init_worker(config)
 
 
-from kms_course.grade import default_jobs  # noqa: E402  (one definition)
+from kms_course.grading.limits import default_jobs  # noqa: E402  (one definition)
 
 
 def _crashed(submission: dict[str, str], error: BaseException) -> dict[str, Any]:
