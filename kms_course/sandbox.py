@@ -132,6 +132,9 @@ def start_sandbox(backend: str | None = None, region: str | None = None, *, quie
                 f"The sandbox already runs in {_STATE.region}; restart the kernel to use {region}."
             )
         client = kms_client()
+        from kms_course import hints
+
+        hints.install()
         if not quiet:
             print(describe())
         return client
