@@ -49,6 +49,22 @@ def require_bytes(value: Any, name: str, source: str = "the response's Ciphertex
     return bytes(value)
 
 
+def int_answer(answers: Answers, name: str, expected: int, where: str) -> int:
+    """The int answer ``name``, which must equal ``expected`` (``True`` is not an int here).
+
+    Args:
+        where: where the right value comes from, for the message (e.g. "the response's
+            'PendingWindowInDays' value").
+
+    Raises:
+        CheckFailed: ``name`` is undefined, not an int, or differs from ``expected``.
+    """
+    value = answers.get(name)
+    if isinstance(value, bool) or value != expected:
+        raise CheckFailed(f"`{name}` is {value!r}: store {where}.")
+    return value
+
+
 def bytes_answer(
     answers: Answers, name: str, source: str = "the response's CiphertextBlob"
 ) -> bytes:

@@ -29,7 +29,12 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kms_course.checks._common import describe_answer_key, require_bytes, require_plaintext
+from kms_course.checks._common import (
+    describe_answer_key,
+    int_answer,
+    require_bytes,
+    require_plaintext,
+)
 from kms_course.exercises import Answers, CheckFailed, exercise
 
 LESSON = "05_data_keys_and_envelope_encryption"
@@ -185,12 +190,10 @@ def _(kms: Any, answers: Answers) -> None:
             f"The data key is {len(data_key)} bytes, not {AES_256_KEY_BYTES}: use "
             "KeySpec='AES_256' (AES_128 gives 16 bytes)."
         )
-    length = answers.get("dk_plaintext_length")
-    if isinstance(length, bool) or length != AES_256_KEY_BYTES:
-        raise CheckFailed(
-            f"`dk_plaintext_length` is {length!r}: store len(response['Plaintext']), the length "
-            "of the plaintext data key in bytes."
-        )
+    int_answer(
+        answers, "dk_plaintext_length", AES_256_KEY_BYTES,
+        "len(response['Plaintext']), the length of the plaintext data key in bytes",
+    )
 
 
 @exercise(

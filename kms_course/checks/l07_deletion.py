@@ -22,6 +22,7 @@ from kms_course.checks._common import (
     bytes_answer,
     decrypt_or_fail,
     describe_answer_key,
+    int_answer,
     require_plaintext,
 )
 from kms_course.exercises import Answers, CheckFailed, exercise
@@ -84,12 +85,10 @@ def _(kms: Any, answers: Answers) -> None:
             f"The key will be deleted in about {days:.0f} days: use the shortest waiting period "
             f"KMS allows, {MIN_WINDOW_DAYS} days (the default is {MAX_WINDOW_DAYS})."
         )
-    window = answers.get("doomed_window_days")
-    if isinstance(window, bool) or window != MIN_WINDOW_DAYS:
-        raise CheckFailed(
-            f"`doomed_window_days` is {window!r}: store the response's "
-            "'PendingWindowInDays' value (an int)."
-        )
+    int_answer(
+        answers, "doomed_window_days", MIN_WINDOW_DAYS,
+        "the response's 'PendingWindowInDays' value (an int)",
+    )
 
 
 @exercise(
