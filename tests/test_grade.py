@@ -434,3 +434,37 @@ def test_feedback_shows_sentences_not_status_codes():
     assert "A cell ran longer than the 30-second limit and was stopped." in page
     assert "One of your exercise cells raised an error" in page
     assert "cell-timeout" not in page and "solution-error" not in page
+
+
+# --- kernels start without TCP ports (bug: parallel kernels raced for ports) ------------------
+
+RUN_ONE = """
+import os, sys
+from nbformat.v4 import new_code_cell, new_notebook
+from kms_course.grading.execute import execute
+report = execute(new_notebook(cells=[new_code_cell("print(6 * 7)")]), {}, lambda ex, v: None,
+                 env=dict(os.environ), cwd=sys.argv[1], fast_kernels=sys.argv[2] == "fast")
+print(report.issues)
+"""
+
+
+@pytest.mark.parametrize("kind", ["fast", "plain"])
+def test_grading_kernels_use_unix_sockets(tmp_path, kind):
+    """Parallel kernels on TCP raced for ports ("Kernel died before replying to kernel_info",
+    ZMQError: Address already in use). Grading kernels talk over Unix sockets instead, so they
+    start even where no TCP port can be bound: here, a network namespace with loopback down."""
+    import shutil
+    import subprocess
+
+    from tests.test_offline import _can_unshare
+
+    command = [sys.executable, "-c", RUN_ONE, str(tmp_path), kind]
+    if _can_unshare():
+        command = ["unshare", "--net", *command]  # loopback is down: 127.0.0.1 cannot be bound
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr[-2000:]
+    from kms_course.grading.zygote import IpcKernelManager
+
+    km = IpcKernelManager(kernel_name="python3")
+    assert km.transport == "ipc" and len(km.ip) < 100
+    shutil.rmtree(km.ipc_dir)

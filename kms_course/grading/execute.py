@@ -179,14 +179,11 @@ def execute(
         else:
             report.other_errors.append(f"cell {cell_index}: {error}")
 
-    extra = {}
-    if fast_kernels:
-        from kms_course.grading.zygote import ZygoteKernelManager
+    from kms_course.grading.zygote import IpcKernelManager, ZygoteKernelManager
 
-        extra["kernel_manager_class"] = ZygoteKernelManager
     client = GradingClient(
         graded,
-        **extra,
+        kernel_manager_class=ZygoteKernelManager if fast_kernels else IpcKernelManager,
         max_cell_output=max_cell_output,
         max_total_output=max_total_output,
         timeout=max(1, int(round(cell_timeout))),

@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
+from traitlets import default
 
 #: What the zygote imports before forking: what every kernel imports anyway (ipykernel, boto3,
 #: the course package) and what lesson cells import (display helpers, widgets, crypto).
@@ -161,8 +164,36 @@ class ZygoteProvisioner(LocalProvisioner):
         return self.connection_info
 
 
-class ZygoteKernelManager(AsyncKernelManager):
-    """An ``AsyncKernelManager`` that starts its kernel through the zygote."""
+class IpcKernelManager(AsyncKernelManager):
+    """An ``AsyncKernelManager`` whose kernel talks over Unix sockets, not TCP ports.
+
+    With TCP, jupyter_client picks five free ports and writes them to the connection file, and
+    the kernel binds them a moment later; another process starting a kernel at the same time can
+    take one of them first, and the kernel then exits with ``ZMQError: Address already in use``
+    ("Kernel died before replying to kernel_info"). A grader starting kernels in parallel hits
+    this. With ``transport="ipc"`` the sockets are files in a private temporary folder, so no two
+    kernels can collide (https://jupyter-client.readthedocs.io/en/latest/kernels.html#connection-files).
+    The folder's path is short, since a Unix socket path is limited to 107 bytes.
+    """
+
+    @default("transport")
+    def _default_transport(self) -> str:
+        return "ipc"
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.ipc_dir = tempfile.mkdtemp(prefix="kms-kernel-")
+        self.connection_file = os.path.join(self.ipc_dir, "kernel.json")
+        self.ip = os.path.join(self.ipc_dir, "ipc")
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart:
+            shutil.rmtree(self.ipc_dir, ignore_errors=True)
+
+
+class ZygoteKernelManager(IpcKernelManager):
+    """An :class:`IpcKernelManager` that starts its kernel through the zygote."""
 
     async def _async_pre_start_kernel(self, **kw: Any):
         if self.provisioner is None:
