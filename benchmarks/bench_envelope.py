@@ -13,7 +13,9 @@ in-process moto sandbox, and prints the median of ``--repeat`` runs. Cases:
 * ``aesgcm_into`` / ``aesgcm_oneshot``: cryptography's AES-256-GCM into a reused preallocated
   buffer / one-shot ``encrypt`` (the baselines for the in-memory path);
 * ``ours_encrypt`` / ``ours_decrypt``: :func:`envelope.encrypt` / :func:`envelope.decrypt`
-  (up to ``MAX_IN_MEMORY_BYTES``);
+  (up to ``MAX_IN_MEMORY_BYTES``), which return fresh ``bytes``;
+* ``ours_encrypt_into`` / ``ours_decrypt_into``: :func:`envelope.encrypt_into` /
+  :func:`envelope.decrypt_into` into one reused buffer, like ``aesgcm_into``;
 * ``ours_file_encrypt`` / ``ours_file_decrypt``: :func:`envelope.encrypt_file` / ``decrypt_file``;
 * ``sdk_default_file``: the AWS Encryption SDK's streaming encrypt with its default settings
   (4096-byte frames, signed suite 0x0578), 64 KiB reads.
@@ -43,6 +45,8 @@ CASES = (
     "aesgcm_oneshot",
     "ours_encrypt",
     "ours_decrypt",
+    "ours_encrypt_into",
+    "ours_decrypt_into",
     "sdk_default_file",
     "ours_file_encrypt",
     "ours_file_decrypt",
@@ -101,6 +105,22 @@ def run_case(case: str, size: int, repeat: int, workdir: str) -> dict:
             else:
                 blob = envelope.encrypt(kms, arn, data, CTX)
                 times = _timed(nothing, lambda: envelope.decrypt(kms, blob, CTX), repeat)
+    elif case in ("ours_encrypt_into", "ours_decrypt_into"):
+        from kms_course import envelope
+
+        if size <= envelope.MAX_IN_MEMORY_BYTES:
+            kms, arn = _kms()
+            data = os.urandom(size)
+            buf = bytearray(envelope.max_envelope_size(size, CTX))
+            if case == "ours_encrypt_into":
+                times = _timed(
+                    nothing, lambda: envelope.encrypt_into(kms, arn, data, CTX, buf), repeat
+                )
+            else:
+                blob = envelope.encrypt(kms, arn, data, CTX)
+                times = _timed(
+                    nothing, lambda: envelope.decrypt_into(kms, blob, CTX, buf), repeat
+                )
     elif case in ("ours_file_encrypt", "ours_file_decrypt"):
         from kms_course import envelope
 
@@ -180,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                 ratios = f"vs copy {_ratio(speed[case], speed.get('copy'))}"
             if case.startswith("ours_file"):
                 ratios += f"  vs SDK default {_ratio(speed[case], speed.get('sdk_default_file'))}"
-            if case in ("ours_encrypt", "ours_decrypt", "aesgcm_oneshot"):
+            if case.startswith("ours_e") or case.startswith("ours_d") or case == "aesgcm_oneshot":
                 ratios = f"vs encrypt_into {_ratio(speed[case], speed.get('aesgcm_into'))}"
             shown = f"{speed[case]:9.0f}" if speed[case] else f"{'-':>9}"
             print(f"{size_mib:>5} MiB {case:<18} {shown} {result['peak_mib']:9.0f}  {ratios}")

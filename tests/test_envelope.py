@@ -9,6 +9,7 @@ C21, C23, C25, C26, C32).
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import struct
@@ -448,3 +449,112 @@ def test_encrypt_file_missing_src(kms, key_arn, tmp_path):
     with pytest.raises(FileNotFoundError):
         envelope.encrypt_file(kms, key_arn, tmp_path / "nope", tmp_path / "enc", CTX)
     assert list(tmp_path.iterdir()) == []
+
+
+# --- the frame pipeline (kms_course.sdk_frames) ---------------------------------------------
+
+
+def _sdk_stream_encrypt(key_arn, data: bytes, frame_length: int) -> bytes:
+    with _sdk().stream(mode="e", source=io.BytesIO(data), key_provider=_strict(key_arn),
+                       encryption_context=CTX, algorithm=envelope.FILE_ALGORITHM,
+                       frame_length=frame_length) as stream:
+        return stream.read()
+
+
+@pytest.mark.parametrize("size", [0, FRAME - 1, FRAME, 3 * FRAME, 3 * FRAME + 1])
+def test_file_message_has_the_sdk_s_own_frames(kms, key_arn, tmp_path, size):
+    """Same layout as the SDK's streaming encryptor: n full frames, then a short final frame
+    that is empty when the plaintext is a whole number of frames (message-format.html)."""
+    data = os.urandom(size)
+    (tmp_path / "plain").write_bytes(data)
+    envelope.encrypt_file(
+        kms, key_arn, tmp_path / "plain", tmp_path / "enc", CTX, frame_length=FRAME
+    )
+    ours = (tmp_path / "enc").read_bytes()
+    assert len(ours) == len(_sdk_stream_encrypt(key_arn, data, FRAME))
+    full_frames = size // FRAME
+    final_length = size - full_frames * FRAME
+    # the final frame: end marker 0xFFFFFFFF, its sequence number, IV, length, content, tag
+    final = ours[-(4 + 4 + 12 + 4 + final_length + 16):]
+    assert final[:4] == b"\xff\xff\xff\xff"
+    assert struct.unpack(">I", final[4:8])[0] == full_frames + 1
+    assert struct.unpack(">I", final[20:24])[0] == final_length
+
+
+def test_file_frames_out_of_order_are_refused(kms, key_arn, tmp_path):
+    data = os.urandom(3 * FRAME + 1)
+    (tmp_path / "plain").write_bytes(data)
+    envelope.encrypt_file(
+        kms, key_arn, tmp_path / "plain", tmp_path / "enc", CTX, frame_length=FRAME
+    )
+    message = (tmp_path / "enc").read_bytes()
+    frame = 4 + 12 + FRAME + 16  # a full frame: sequence number, IV, content, tag
+    body_start = len(message) - (4 + 4 + 12 + 4 + 1 + 16) - 3 * frame
+    first, second = (message[body_start + i * frame: body_start + (i + 1) * frame] for i in (0, 1))
+    swapped = message[:body_start] + second + first + message[body_start + 2 * frame:]
+    folder = tmp_path / "swap"
+    folder.mkdir()
+    _assert_fails_without_output(kms, swapped, folder)
+
+
+def test_file_bytes_after_the_message_are_refused(kms, small_message, tmp_path):
+    _assert_fails_without_output(kms, small_message + b"\x00", tmp_path)
+
+
+def test_sdk_unframed_message_decrypts_with_ours(kms, key_arn, tmp_path):
+    data = os.urandom(5000)
+    ciphertext, header = _sdk().encrypt(source=data, key_provider=_strict(key_arn),
+                                        encryption_context=CTX, frame_length=0)
+    assert header.frame_length == 0  # ContentType.NO_FRAMING
+    (tmp_path / "enc").write_bytes(ciphertext)
+    envelope.decrypt_file(kms, tmp_path / "enc", tmp_path / "dec", CTX)
+    assert (tmp_path / "dec").read_bytes() == data
+
+
+# --- into a caller's buffer -----------------------------------------------------------------
+
+
+def test_encrypt_into_and_decrypt_into_reuse_one_buffer(kms, key_arn):
+    big, small = os.urandom(5000), b"short document"
+    out = bytearray(b"\xaa" * envelope.max_envelope_size(len(big), CTX))
+    plain = bytearray(len(out))
+    for data in (big, small):
+        n = envelope.encrypt_into(kms, key_arn, data, CTX, out)
+        blob = bytes(out[:n])
+        assert len(_header_fields(blob)["body"]) == len(data) + 16  # encrypt()'s v1 envelope
+        assert envelope.decrypt(kms, blob, CTX) == data
+        m = envelope.decrypt_into(kms, blob, CTX, plain)
+        assert m == len(data) and plain[:m] == data
+    assert len(blob) == len(envelope.encrypt(kms, key_arn, small, CTX))
+    assert out[-1] == 0xAA  # past the envelope, the buffer is untouched
+
+
+def test_max_envelope_size_uses_the_api_limits():
+    # 12 header bytes + 12-byte nonce + 2048 (KeyId) + 6144 (CiphertextBlob) + 16-byte tag + context
+    assert envelope.max_envelope_size(0, {}) == 12 + 12 + 2048 + 6144 + 16 + len(b"{}")
+    assert envelope.max_envelope_size(10, {"a": "b"}) == 10 + 8232 + len(b'{"a":"b"}')
+    with pytest.raises(ValueError):
+        envelope.max_envelope_size(-1, {})
+
+
+def test_into_refuses_bad_buffers(kms, key_arn, small_envelope):
+    with pytest.raises(ValueError, match="max_envelope_size"):
+        envelope.encrypt_into(kms, key_arn, b"abc", CTX, bytearray(100))
+    with pytest.raises(TypeError, match="bytearray"):
+        envelope.encrypt_into(kms, key_arn, b"abc", CTX, bytes(10_000))
+    with pytest.raises(TypeError, match="writable buffer"):
+        envelope.decrypt_into(kms, small_envelope, CTX, [0] * 100)
+    with pytest.raises(ValueError, match="len\\(ciphertext\\)"):
+        envelope.decrypt_into(kms, small_envelope, CTX, bytearray(3))
+
+
+def test_decrypt_into_leaves_no_unauthenticated_plaintext(kms, key_arn):
+    """AES-GCM writes plaintext before it checks the tag: after a failure, out holds zeros."""
+    data = b"secret plan " * 100
+    blob = bytearray(envelope.encrypt(kms, key_arn, data, CTX))
+    blob[-17] ^= 0x01  # the last ciphertext byte: every other byte still decrypts correctly
+    out = bytearray(b"\xaa" * len(blob))
+    with pytest.raises(TamperedCiphertext):
+        envelope.decrypt_into(kms, bytes(blob), CTX, out)
+    assert out[: len(data)] == bytes(len(data))
+    assert out[len(data):] == b"\xaa" * (len(out) - len(data))

@@ -172,7 +172,8 @@ class IpcKernelManager(AsyncKernelManager):
     take one of them first, and the kernel then exits with ``ZMQError: Address already in use``
     ("Kernel died before replying to kernel_info"). A grader starting kernels in parallel hits
     this. With ``transport="ipc"`` the sockets are files in a private temporary folder, so no two
-    kernels can collide (https://jupyter-client.readthedocs.io/en/latest/kernels.html#connection-files).
+    kernels can collide
+    (https://jupyter-client.readthedocs.io/en/latest/kernels.html#connection-files).
     The folder's path is short, since a Unix socket path is limited to 107 bytes.
     """
 
