@@ -468,3 +468,29 @@ def test_grading_kernels_use_unix_sockets(tmp_path, kind):
     km = IpcKernelManager(kernel_name="python3")
     assert km.transport == "ipc" and len(km.ip) < 100
     shutil.rmtree(km.ipc_dir)
+
+
+def test_a_kernel_that_fails_to_start_is_replaced(tmp_path, monkeypatch):
+    """Nothing of the student's ran, so the grader starts a second kernel instead of a zero."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from kms_course.grading import execute as execution
+    from kms_course.grading import zygote
+
+    spawn, calls = zygote.Zygote.spawn, []
+
+    def fail_once(self, *args):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the kernel zygote did not answer")
+        return spawn(self, *args)
+
+    monkeypatch.setattr(zygote.Zygote, "spawn", fail_once)
+    nb = new_notebook(cells=[new_code_cell("print(6 * 7)")])
+    report = execution.execute(nb, {}, lambda ex, v: None, env=dict(os.environ), cwd=str(tmp_path))
+    assert report.issues == [] and len(calls) == 2
+
+    calls.clear()
+    monkeypatch.setattr(zygote.Zygote, "spawn", lambda self, *a: calls.append(1) or 1 / 0)
+    report = execution.execute(nb, {}, lambda ex, v: None, env=dict(os.environ), cwd=str(tmp_path))
+    assert report.issues == ["kernel-failed"] and len(calls) == 2

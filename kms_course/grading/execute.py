@@ -148,6 +148,9 @@ def execute(
         fast_kernels: fork the kernel from this process's zygote (:mod:`.zygote`) instead of
             starting a new Python.
 
+    A kernel that fails to start (before any cell ran, so none of the student's code ran) is
+    replaced by a second one; only if that fails too does the report say ``kernel-failed``.
+
     Returns:
         An :class:`ExecutionReport`; exercises never reached have no verdict. Never raises for
         anything the student's code does.
@@ -181,54 +184,66 @@ def execute(
 
     from kms_course.grading.zygote import IpcKernelManager, ZygoteKernelManager
 
-    client = GradingClient(
-        graded,
-        kernel_manager_class=ZygoteKernelManager if fast_kernels else IpcKernelManager,
-        max_cell_output=max_cell_output,
-        max_total_output=max_total_output,
-        timeout=max(1, int(round(cell_timeout))),
-        allow_errors=True,
-        interrupt_on_timeout=True,
-        error_on_timeout={
-            "ename": "CellTimeoutError",
-            "evalue": f"the cell ran longer than {cell_timeout:g} s and was interrupted",
-            "traceback": [],
-        },
-        kernel_name=kernel_name,
-        shutdown_kernel="immediate",
-        startup_timeout=60,
-        iopub_timeout=4,
-        raise_on_iopub_timeout=True,
-        record_timing=False,
-        on_cell_executed=on_cell_executed,
-    )
+    cells_started: list[int] = []
 
-    async def run() -> None:
+    def new_client() -> GradingClient:
+        return GradingClient(
+            graded,
+            kernel_manager_class=ZygoteKernelManager if fast_kernels else IpcKernelManager,
+            max_cell_output=max_cell_output,
+            max_total_output=max_total_output,
+            timeout=max(1, int(round(cell_timeout))),
+            allow_errors=True,
+            interrupt_on_timeout=True,
+            error_on_timeout={
+                "ename": "CellTimeoutError",
+                "evalue": f"the cell ran longer than {cell_timeout:g} s and was interrupted",
+                "traceback": [],
+            },
+            kernel_name=kernel_name,
+            shutdown_kernel="immediate",
+            startup_timeout=60,
+            iopub_timeout=4,
+            raise_on_iopub_timeout=True,
+            record_timing=False,
+            on_cell_start=lambda cell, cell_index: cells_started.append(cell_index),
+            on_cell_executed=on_cell_executed,
+        )
+
+    async def run(client: GradingClient) -> None:
         try:
             await asyncio.wait_for(client.async_execute(cwd=cwd, env=dict(env)), submission_timeout)
         finally:
             if client.km is not None and await _maybe_await(client.km.is_alive()):
                 await _maybe_await(client.km.shutdown_kernel(now=True))
 
-    try:
-        asyncio.run(run())
-    except CellTimeoutError:
-        report.add_issue("cell-timeout", f"a cell ran longer than {cell_timeout:g} s")
-        report.add_issue(
-            "kernel-unresponsive",
-            "the kernel did not stop when interrupted after a timeout (does the code catch "
-            "KeyboardInterrupt?); it was killed",
-        )
-    except (asyncio.TimeoutError, TimeoutError, DeadKernelError) as error:
-        # nbclient turns the cancellation of a running cell into DeadKernelError
-        if isinstance(error, DeadKernelError) and time.monotonic() - started < submission_timeout:
-            report.add_issue("kernel-died", "the kernel died (os._exit, a crash or out of memory)")
-        else:
+    for attempt in (1, 2):
+        client = new_client()
+        try:
+            asyncio.run(run(client))
+        except CellTimeoutError:
+            report.add_issue("cell-timeout", f"a cell ran longer than {cell_timeout:g} s")
             report.add_issue(
-                "submission-timeout", f"the notebook ran longer than {submission_timeout:g} s"
+                "kernel-unresponsive",
+                "the kernel did not stop when interrupted after a timeout (does the code catch "
+                "KeyboardInterrupt?); it was killed",
             )
-    except Exception as error:  # kernel failed to start, broken channels, ...
-        report.add_issue("kernel-failed", f"{type(error).__name__}: {error}")
+        except (asyncio.TimeoutError, TimeoutError, DeadKernelError) as error:
+            # nbclient turns the cancellation of a running cell into DeadKernelError
+            in_time = time.monotonic() - started < submission_timeout
+            if isinstance(error, DeadKernelError) and in_time:
+                report.add_issue(
+                    "kernel-died", "the kernel died (os._exit, a crash or out of memory)"
+                )
+            else:
+                report.add_issue(
+                    "submission-timeout", f"the notebook ran longer than {submission_timeout:g} s"
+                )
+        except Exception as error:  # kernel failed to start, broken channels, ...
+            if attempt == 1 and not cells_started:
+                continue  # no kernel, so none of the student's code ran: a second kernel is fair
+            report.add_issue("kernel-failed", f"{type(error).__name__}: {error}")
+        break
     if client.truncated:
         report.add_issue("output-truncated", "too much output: the rest was dropped")
     report.seconds = time.monotonic() - started
