@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ctypes
 import json
 import logging
 import os
@@ -58,7 +59,7 @@ from typing import Any, BinaryIO
 
 import aws_encryption_sdk
 from aws_encryption_sdk import CommitmentPolicy
-from aws_encryption_sdk.exceptions import AWSEncryptionSDKClientError
+from aws_encryption_sdk.exceptions import AWSEncryptionSDKClientError, InvalidKeyIdError
 from aws_encryption_sdk.identifiers import Algorithm
 from aws_encryption_sdk.key_providers.base import MasterKeyProvider, MasterKeyProviderConfig
 from aws_encryption_sdk.key_providers.kms import KMSMasterKey
@@ -185,19 +186,37 @@ def _looks_like_base64(data: bytes | str) -> bool:
     return True
 
 
-def _require_bytes(value: Any, what: str) -> bytes | bytearray | memoryview:
-    if isinstance(value, (bytes, bytearray, memoryview)):
+def _str_hint(value: str, what: str) -> str:
+    """What to do with a ``str`` given where bytes are needed."""
+    text = value.strip()
+    if what != "ciphertext":
+        return f"{what} must be bytes, not str: encode text first, e.g. text.encode('utf-8')."
+    if text.startswith("{"):
+        return f"{what} is JSON text: open it with from_json(text) first."
+    if text[:2] in ("b'", 'b"'):
+        return (f"{what} is str(bytes), the printed form of bytes, which loses data: keep the "
+                "bytes themselves, or store them with to_json() and read them with from_json().")
+    if len(text) >= 8 and len(text) % 2 == 0 and re.fullmatch(r"[0-9a-fA-F]+", text):
+        return f"{what} looks like hex text: decode it first with bytes.fromhex(text)."
+    if _looks_like_base64(value):
+        return (f"{what} is a str that looks like base64 text: decode it first with "
+                "base64.b64decode(), or use from_json() for text made by to_json().")
+    return f"{what} must be bytes, not str."
+
+
+def _require_bytes(value: Any, what: str) -> bytes | memoryview:
+    """``value`` as bytes or a flat byte view, or :class:`NotBytes` saying what to do."""
+    if isinstance(value, bytes):
         return value
     if isinstance(value, str):
-        if what == "ciphertext" and _looks_like_base64(value):
-            raise NotBytes(
-                f"{what} is a str that looks like base64 text: decode it first with "
-                "base64.b64decode(), or use from_json() for text made by to_json()."
-            )
-        raise NotBytes(
-            f"{what} must be bytes, not str: encode text first, e.g. text.encode('utf-8')."
-        )
-    raise NotBytes(f"{what} must be bytes, not {type(value).__name__}.")
+        raise NotBytes(_str_hint(value, what))
+    try:
+        view = memoryview(value)
+    except TypeError:
+        raise NotBytes(f"{what} must be bytes, not {type(value).__name__}.") from None
+    if not view.c_contiguous:
+        raise NotBytes(f"{what} is a non-contiguous view (a slice with a step): pass bytes(view).")
+    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
 
 
 def _canonical_context(encryption_context: Any) -> tuple[dict[str, str], bytes]:
@@ -212,6 +231,13 @@ def _canonical_context(encryption_context: Any) -> tuple[dict[str, str], bytes]:
                 f"encryption context pair {name!r}: {value!r} is not str: str. KMS takes only "
                 "string keys and values; convert numbers with str()."
             )
+        try:
+            (name + value).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidEncryptionContext(
+                f"encryption context pair {name!r}: {value!r} is not valid Unicode text (a lone "
+                "surrogate): KMS takes UTF-8 strings only."
+            ) from None
         if name.startswith(_SDK_RESERVED_PREFIX):
             raise InvalidEncryptionContext(
                 f"encryption context key {name!r} starts with {_SDK_RESERVED_PREFIX!r}, which "
@@ -307,6 +333,13 @@ def _kms_error(error: ClientError, operation: str, key: str) -> Exception:
         )
     if code == "NotFoundException":
         return WrongKey(f"{operation}: no KMS key {key} in this account and Region ({message}).")
+    if code == "InvalidKeyUsageException" and operation == "GenerateDataKey":
+        return WrongKey(
+            f"{operation}: the KMS key {key} cannot encrypt ({message}). Envelope encryption "
+            "needs a symmetric encryption key: KeySpec SYMMETRIC_DEFAULT, KeyUsage "
+            "ENCRYPT_DECRYPT. https://docs.aws.amazon.com/kms/latest/APIReference/"
+            "API_GenerateDataKey.html"
+        )
     if code in ("IncorrectKeyException", "AccessDeniedException", "InvalidKeyUsageException"):
         return WrongKey(
             f"{operation}: KMS refused key {key} ({code}: {message}). The data was encrypted "
@@ -393,6 +426,44 @@ def _writable(out: Any, need: int, what: str) -> memoryview:
     return view
 
 
+def _require_key_id(key_id: Any) -> str:
+    if not isinstance(key_id, str) or not key_id.strip():
+        raise WrongKey(
+            f"key_id must be a KMS key's key ID, key ARN, alias name or alias ARN as a non-empty "
+            f"str, e.g. 'alias/docs' (got {key_id!r})."
+        )
+    return key_id
+
+
+def _address_range(view: memoryview) -> range | None:
+    """The memory addresses a writable buffer covers (``None`` for read-only ones)."""
+    if view.readonly or view.nbytes == 0:
+        return None
+    array = (ctypes.c_char * view.nbytes).from_buffer(view)
+    start = ctypes.addressof(array)
+    del array
+    return range(start, start + view.nbytes)
+
+
+def _refuse_overlap(data: Any, out: memoryview, what: str) -> None:
+    """Raise if ``data`` and ``out`` share memory: AES-GCM would read what it already wrote."""
+    source = memoryview(data)
+    if source.readonly and not isinstance(source.obj, bytes):
+        # a read-only view of a writable buffer: compare through the underlying object
+        try:
+            source = memoryview(source.obj)
+        except TypeError:
+            return
+        if source.readonly:
+            return
+    a, b = _address_range(source), _address_range(out)
+    if a and b and a.start < b.stop and b.start < a.stop:
+        raise ValueError(
+            f"out overlaps {what}: the result would overwrite its own input. Use a separate "
+            "buffer for out."
+        )
+
+
 def _seal(kms: Any, key_id: str, data: Any, encryption_context: Any):
     """Check the input, call GenerateDataKey, build the header.
 
@@ -401,6 +472,7 @@ def _seal(kms: Any, key_id: str, data: Any, encryption_context: Any):
     """
     data = _require_bytes(data, "plaintext")
     context, context_json = _canonical_context(encryption_context)
+    _require_key_id(key_id)
     size = memoryview(data).nbytes
     if size > MAX_IN_MEMORY_BYTES:
         raise TooLargeForMemory(
@@ -489,12 +561,13 @@ def encrypt_into(
     Raises:
         TypeError: ``out`` is not a writable buffer.
         ValueError: ``out`` is smaller than the envelope (checked before any KMS call, against
-            :func:`max_envelope_size`).
+            :func:`max_envelope_size`), or shares memory with ``plaintext``.
         And everything :func:`encrypt` raises.
     """
     size = memoryview(_require_bytes(plaintext, "plaintext")).nbytes
     view = _writable(out, max_envelope_size(size, encryption_context),
                      "size it with max_envelope_size(len(plaintext), encryption_context)")
+    _refuse_overlap(plaintext, view, "plaintext")
     cipher, nonce, header, data, size = _seal(kms, key_id, plaintext, encryption_context)
     end = len(header) + size + TAG_BYTES
     view[: len(header)] = header
@@ -635,12 +708,13 @@ def decrypt_into(
 
     Raises:
         TypeError: ``out`` is not a writable buffer.
-        ValueError: ``out`` is smaller than the plaintext.
+        ValueError: ``out`` is smaller than the plaintext, or shares memory with ``ciphertext``.
         And everything :func:`decrypt` raises.
     """
     cipher, nonce, header, body = _open(kms, ciphertext, encryption_context)
     size = len(body) - TAG_BYTES
     target = _writable(out, size, "give it at least len(ciphertext) bytes")[:size]
+    _refuse_overlap(ciphertext, target, "ciphertext")
     try:
         if hasattr(cipher, "decrypt_into"):
             cipher.decrypt_into(nonce, body, header, target)
@@ -764,20 +838,20 @@ class _ClientKmsKeyProvider(MasterKeyProvider):
     kms: Any
     allowed: tuple[str, ...]
     kms_errors: list[ClientError]
+    refused: list[str]
 
     @classmethod
     def for_client(cls, kms: Any, allowed: tuple[str, ...] = ()) -> _ClientKmsKeyProvider:
         provider = cls()  # the SDK's MasterKeyProvider takes only config keyword arguments
         provider.kms, provider.allowed, provider.kms_errors = kms, allowed, []
+        provider.refused = []
         return provider
 
     def _new_master_key(self, key_id: Any) -> KMSMasterKey:
         key = key_id.decode("utf-8") if isinstance(key_id, bytes) else key_id
         if self.allowed and key not in self.allowed:
-            raise WrongKey(
-                f"The message's data key is encrypted under {key}, not under one of the allowed "
-                f"key_ids {list(self.allowed)}."
-            )
+            self.refused.append(key)
+            raise InvalidKeyIdError(f"{key} is not in key_ids")  # the SDK tries the next one
         master_key = _RecordingKmsMasterKey(key_id=key, client=self.kms)
         master_key.kms_errors = self.kms_errors
         return master_key
@@ -807,15 +881,73 @@ def _sdk_client() -> aws_encryption_sdk.EncryptionSDKClient:
 
 
 def _path(value: Any, what: str) -> Path:
+    """``value`` as a Path, checked before any work: an existing file for ``src``, a file in an
+    existing folder for ``dst``."""
     if not isinstance(value, (str, os.PathLike)):
         raise TypeError(f"{what} must be a path (str or pathlib.Path), not {type(value).__name__}.")
-    return Path(value)
+    if not os.fspath(value):
+        raise ValueError(f"{what} is an empty path: give a file name.")
+    path = Path(value)
+    if path.is_dir():
+        raise IsADirectoryError(f"{what} {str(path)!r} is a folder: give a file name in it.")
+    if what == "src" and not path.exists():
+        raise FileNotFoundError(f"src {str(path)!r} does not exist.")
+    if what == "dst" and not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"dst's folder {str(path.parent)!r} does not exist: create it first "
+            "(os.makedirs(folder, exist_ok=True))."
+        )
+    return path
+
+
+def _sniff_file(src: Path) -> None:
+    """Refuse well-known formats that are not AWS Encryption SDK messages, saying what they are.
+
+    An SDK message starts with its version, 1 or 2
+    (https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/message-format.html).
+    """
+    with open(src, "rb") as f:
+        head = f.read(4096)
+    if not head:
+        raise InvalidEnvelope(f"src {str(src)!r} is empty: it holds no encrypted message.")
+    if head[0] in (1, 2):
+        return
+    if head[:4] == MAGIC:
+        raise InvalidEnvelope(
+            "This file holds a course envelope (from encrypt()), not an AWS Encryption SDK "
+            "message: read its bytes and open them with decrypt()."
+        )
+    if head[:1] == b"{":
+        raise InvalidEnvelope(
+            "This file holds JSON text: read it, open it with from_json(), then decrypt()."
+        )
+    if _looks_like_base64(head):
+        raise NotBytes(
+            "This file holds base64 text: decode it with base64.b64decode() into a new file "
+            "first."
+        )
+    raise InvalidEnvelope(
+        "This file is not an AWS Encryption SDK message (it should start with byte 1 or 2). "
+        "A KMS CiphertextBlob is opened with kms.decrypt() instead."
+    )
+
+
+def _new_file_mode(dst: Path) -> int:
+    """The mode ``dst`` should get: an existing file keeps its own, a new one gets what
+    ``open()`` would give (0o666 minus the umask)."""
+    try:
+        return dst.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _atomic_write(write, src: Path, dst: Path) -> None:
     """Run ``write(source_file, temp_file)`` into a temp file next to ``dst``, then rename it."""
     fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
     try:
+        os.chmod(fd, _new_file_mode(dst))
         with open(src, "rb", buffering=0) as source, os.fdopen(fd, "wb", buffering=0) as out:
             write(source, out)
         os.replace(tmp_name, dst)
@@ -828,7 +960,7 @@ def _atomic_write(write, src: Path, dst: Path) -> None:
 
 
 def _sdk_error(
-    error: Exception, operation: str, kms_errors: list | None = None
+    error: Exception, operation: str, kms_errors: list | None = None, key: str = "in the message"
 ) -> EnvelopeError:
     cause = error.__cause__ or error.__context__
     while cause is not None and not isinstance(cause, ClientError):
@@ -836,12 +968,20 @@ def _sdk_error(
     if cause is None and kms_errors:
         cause = kms_errors[-1]
     if isinstance(cause, ClientError):
-        mapped = _kms_error(cause, operation, "in the message")
+        mapped = _kms_error(cause, operation, key)
         if isinstance(mapped, EnvelopeError):
             return mapped
     text = str(error)
     if operation != "Decrypt":
         return EnvelopeError(f"{operation}: the AWS Encryption SDK failed ({text}).")
+    if "commit" in text.lower():
+        return InvalidEnvelope(
+            f"{operation}: this AWS Encryption SDK message was written without key commitment "
+            f"({text}). kms-course requires it (CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT); "
+            "re-encrypt the data with a committing algorithm suite such as encrypt_file()'s. "
+            "https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/concepts.html"
+            "#key-commitment"
+        )
     if "KMS" in text or "master key" in text.lower() or "data key" in text.lower():
         return WrongKey(f"{operation}: the data key could not be obtained from KMS ({text}).")
     return TamperedCiphertext(
@@ -895,7 +1035,7 @@ def encrypt_file(
             f"frame_length must be a positive multiple of 128 bytes (got {frame_length}), "
             "as the AWS Encryption SDK for Python requires."
         )
-    master_key = KMSMasterKey(key_id=key_id, client=kms)
+    master_key = KMSMasterKey(key_id=_require_key_id(key_id), client=kms)
 
     def write(source: BinaryIO, out: BinaryIO) -> None:
         with _sdk_client().stream(
@@ -911,7 +1051,7 @@ def encrypt_file(
     try:
         _atomic_write(write, src_path, dst_path)
     except AWSEncryptionSDKClientError as error:
-        raise _sdk_error(error, "GenerateDataKey") from error
+        raise _sdk_error(error, "GenerateDataKey", key=key_id) from error
 
 
 def decrypt_file(
@@ -938,8 +1078,8 @@ def decrypt_file(
         src: path of the message.
         dst: path of the plaintext file to write (replaced if it exists).
         encryption_context: the ``dict`` of ``str`` to ``str`` used to encrypt.
-        key_ids: key ARNs allowed to decrypt (strict mode); empty: the key named in the message
-            (KMS still checks the caller's permission).
+        key_ids: key ARNs allowed to decrypt (strict mode), a tuple or one str; empty: the key
+            named in the message (KMS still checks the caller's permission).
 
     Raises:
         WrongEncryptionContext: the message's context differs (names the keys).
@@ -949,6 +1089,9 @@ def decrypt_file(
     """
     context, _ = _canonical_context(encryption_context)
     src_path, dst_path = _path(src, "src"), _path(dst, "dst")
+    if isinstance(key_ids, str):
+        key_ids = (key_ids,)
+    _sniff_file(src_path)
     provider = _ClientKmsKeyProvider.for_client(kms, tuple(key_ids))
 
     def check_header(header) -> None:
@@ -968,4 +1111,9 @@ def decrypt_file(
     except (EnvelopeError, OSError):
         raise
     except Exception as error:  # the SDK lets parsing errors of hostile input escape unwrapped
+        if provider.refused and not provider.kms_errors:
+            raise WrongKey(
+                f"The message's data keys are encrypted under {sorted(set(provider.refused))}, "
+                f"none of them one of the allowed key_ids {list(key_ids)}."
+            ) from error
         raise _sdk_error(error, "Decrypt", provider.kms_errors) from error

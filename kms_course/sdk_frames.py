@@ -127,19 +127,26 @@ def encrypt_frames(stream: Any, source: BinaryIO, out: BinaryIO) -> None:
         )[0]
 
     # A buffer is refilled only after its frame was written: at most FRAMES_AHEAD + 1 in use.
-    buffers = [bytearray(frame_length) for _ in range(FRAMES_AHEAD + 2)]
+    # They are made as needed, so a small file does not pay for six.
+    buffers: list[bytearray] = []
+
+    def buffer(sequence_number: int) -> bytearray:
+        index = (sequence_number - 1) % (FRAMES_AHEAD + 2)
+        if index == len(buffers):
+            buffers.append(bytearray(frame_length))
+        return buffers[index]
+
     with _InOrder(out.write) as frames:
-        sequence_number, size = 1, _fill(source, buffers[0])
+        sequence_number, size = 1, _fill(source, buffer(1))
         while True:
             # As in the SDK: the final frame is the first short one, empty when the plaintext
             # is a whole number of frames.
             final = size < frame_length
-            frames.submit(frame, buffers[(sequence_number - 1) % len(buffers)], size,
-                          sequence_number, final)
+            frames.submit(frame, buffer(sequence_number), size, sequence_number, final)
             if final:
                 break
             sequence_number += 1
-            size = _fill(source, buffers[(sequence_number - 1) % len(buffers)])
+            size = _fill(source, buffer(sequence_number))
         frames.finish()
     stream.output_buffer = b""
 
@@ -169,8 +176,10 @@ def decrypt_frames(
     header = stream.header  # the SDK parses and authenticates it and decrypts the data key
     check_header(header)
     if header.content_type != ContentType.FRAMED_DATA:  # one-piece body: the SDK's own loop
-        while chunk := stream.read(header.frame_length or 1024 * 1024):
+        while chunk := stream.read(1024 * 1024):
             out.write(chunk)
+        if source.read(1):  # as for framed messages below
+            raise SerializationError("Malformed message: bytes after the end of the message")
         return
     frames_in, verifier, key = _ExactReader(source), stream.verifier, stream._derived_data_key
 

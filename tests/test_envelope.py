@@ -558,3 +558,147 @@ def test_decrypt_into_leaves_no_unauthenticated_plaintext(kms, key_arn):
         envelope.decrypt_into(kms, bytes(blob), CTX, out)
     assert out[: len(data)] == bytes(len(data))
     assert out[len(data):] == b"\xaa" * (len(out) - len(data))
+
+
+# --- found by a new user's trial --------------------------------------------------------------
+
+
+def test_out_overlapping_the_input_is_refused(kms, key_arn):
+    data = b"0123456789" * 100
+    buf = bytearray(envelope.max_envelope_size(len(data), CTX))
+    buf[: len(data)] = data
+    for plaintext in (memoryview(buf)[: len(data)], memoryview(buf)[: len(data)].toreadonly()):
+        with pytest.raises(ValueError, match="overlaps plaintext"):
+            envelope.encrypt_into(kms, key_arn, plaintext, CTX, buf)
+    n = envelope.encrypt_into(kms, key_arn, data, CTX, buf)
+    with pytest.raises(ValueError, match="overlaps ciphertext"):
+        envelope.decrypt_into(kms, memoryview(buf)[:n], CTX, buf)
+
+
+def test_strict_key_ids_skip_data_keys_of_other_keys(kms, key_arn, other_key_arn, tmp_path):
+    """An SDK message may carry several encrypted data keys; strict mode tries each allowed one,
+    as the SDK's StrictAwsKmsMasterKeyProvider does."""
+    data = os.urandom(1000)
+    ciphertext, header = _sdk().encrypt(
+        source=data, encryption_context=CTX,
+        key_provider=StrictAwsKmsMasterKeyProvider(key_ids=[other_key_arn, key_arn]))
+    assert len(header.encrypted_data_keys) == 2
+    (tmp_path / "enc").write_bytes(ciphertext)
+    envelope.decrypt_file(kms, tmp_path / "enc", tmp_path / "dec", CTX, key_ids=key_arn)
+    assert (tmp_path / "dec").read_bytes() == data
+    third = kms.create_key()["KeyMetadata"]["Arn"]
+    with pytest.raises(WrongKey, match="allowed key_ids"):
+        envelope.decrypt_file(kms, tmp_path / "enc", tmp_path / "dec2", CTX, key_ids=(third,))
+
+
+def test_encrypt_file_errors_name_the_key(kms, tmp_path):
+    (tmp_path / "plain").write_bytes(b"data")
+    with pytest.raises(WrongKey, match="alias/does-not-exist"):
+        envelope.encrypt_file(kms, "alias/does-not-exist", tmp_path / "plain", tmp_path / "e", CTX)
+
+
+def test_a_key_that_cannot_encrypt_says_which_key_to_use(kms):
+    signing = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["Arn"]
+    with pytest.raises(WrongKey, match="ENCRYPT_DECRYPT"):
+        envelope.encrypt(kms, signing, b"x", CTX)
+
+
+@pytest.mark.parametrize("make, advice", [
+    (envelope.to_json, "from_json"),
+    (str, r"str\(bytes\)"),
+    (bytes.hex, r"bytes.fromhex"),
+])
+def test_text_forms_of_an_envelope_get_the_right_advice(kms, small_envelope, make, advice):
+    with pytest.raises(NotBytes, match=advice):
+        envelope.decrypt(kms, make(small_envelope), CTX)
+
+
+@pytest.mark.parametrize("content, error, advice", [
+    (b"", InvalidEnvelope, "empty"),
+    ("envelope", InvalidEnvelope, "decrypt()"),
+    ("json", InvalidEnvelope, "from_json"),
+    ("base64", NotBytes, "base64"),
+    ("kms-blob", InvalidEnvelope, "kms.decrypt"),
+])
+def test_decrypt_file_names_other_formats(kms, key_arn, small_envelope, tmp_path, content, error,
+                                          advice):
+    blob = kms.encrypt(KeyId=key_arn, Plaintext=b"x")["CiphertextBlob"]
+    content = {"envelope": small_envelope, "json": envelope.to_json(small_envelope).encode(),
+               "base64": base64.b64encode(small_envelope), "kms-blob": blob}.get(content, content)
+    (tmp_path / "in").write_bytes(content)
+    with pytest.raises(error, match=advice):
+        envelope.decrypt_file(kms, tmp_path / "in", tmp_path / "out", CTX)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_non_committing_message_is_named(kms, key_arn, tmp_path):
+    legacy = aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=CommitmentPolicy.FORBID_ENCRYPT_ALLOW_DECRYPT)
+    ciphertext, _ = legacy.encrypt(source=b"old data", key_provider=_strict(key_arn),
+                                   encryption_context=CTX)
+    (tmp_path / "enc").write_bytes(ciphertext)
+    with pytest.raises(InvalidEnvelope, match="key commitment"):
+        envelope.decrypt_file(kms, tmp_path / "enc", tmp_path / "dec", CTX)
+
+
+def test_paths_are_checked_before_any_work(kms, key_arn, tmp_path):
+    (tmp_path / "plain").write_bytes(b"data")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(FileNotFoundError, match="nofolder"):
+        envelope.encrypt_file(kms, key_arn, tmp_path / "plain", tmp_path / "nofolder" / "x", CTX)
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        envelope.encrypt_file(kms, key_arn, tmp_path / "plain", tmp_path / "folder", CTX)
+    with pytest.raises(ValueError, match="empty path"):
+        envelope.encrypt_file(kms, key_arn, tmp_path / "plain", "", CTX)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "plain"]
+
+
+def test_odd_inputs_get_typed_errors(kms, key_arn):
+    import array
+
+    with pytest.raises(InvalidEncryptionContext, match="surrogate"):
+        envelope.encrypt(kms, key_arn, b"x", {"a": "\ud800"})
+    for key in (None, ""):
+        with pytest.raises(WrongKey, match="key_id"):
+            envelope.encrypt(kms, key, b"x", CTX)
+    with pytest.raises(NotBytes, match="non-contiguous"):
+        envelope.encrypt(kms, key_arn, memoryview(b"abcdef")[::2], CTX)
+    numbers = array.array("i", [1, 2])  # any buffer of bytes is accepted, as its raw bytes
+    assert envelope.decrypt(kms, envelope.encrypt(kms, key_arn, numbers, CTX), CTX) == bytes(numbers)
+
+
+def test_bytes_after_an_unframed_message_are_refused(kms, key_arn, tmp_path):
+    ciphertext, _ = _sdk().encrypt(source=b"data", key_provider=_strict(key_arn),
+                                   encryption_context=CTX, frame_length=0)
+    _assert_fails_without_output(kms, ciphertext + b"\x00", tmp_path)
+
+
+def test_output_files_get_the_usual_mode(kms, key_arn, tmp_path):
+    (tmp_path / "plain").write_bytes(b"data")
+    umask = os.umask(0o022)
+    try:
+        envelope.encrypt_file(kms, key_arn, tmp_path / "plain", tmp_path / "enc", CTX)
+        assert (tmp_path / "enc").stat().st_mode & 0o777 == 0o644  # like open(): 0o666 - umask
+        (tmp_path / "dec").write_bytes(b"")
+        os.chmod(tmp_path / "dec", 0o600)
+        envelope.decrypt_file(kms, tmp_path / "enc", tmp_path / "dec", CTX)
+        assert (tmp_path / "dec").stat().st_mode & 0o777 == 0o600  # a replaced file keeps its own
+    finally:
+        os.umask(umask)
+
+
+def test_readme_example_runs_as_written(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Envelope encryption in your own code", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "big.iso").write_bytes(os.urandom(3 * 1024 * 1024 + 1))
+    original = (tmp_path / "big.iso").read_bytes()
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 (our own README)
+    kms, blob = namespace["kms"], namespace["blob"]
+    assert envelope.decrypt(kms, blob, {"doc_id": "42"}) == b"report"
+    assert (tmp_path / "big.iso").read_bytes() == original
