@@ -126,3 +126,18 @@ def test_start_on_a_busy_port_says_choose_another(server_env):
     assert result.returncode == 1
     assert "choose another --port" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_busy_port_is_found_even_when_its_server_is_slow(server_env):
+    """Bug: the busy-port check was an HTTP probe with a 0.5 s timeout; a loaded machine's slow
+    answer let `server start` go on and fail with a vaguer message. Now a plain listener that
+    never answers HTTP is found too."""
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = str(listener.getsockname()[1])
+        result = cli(server_env, "server", "start", "--port", port)
+    assert result.returncode == 1
+    assert f"Port {port} is already in use: choose another --port." in result.stderr
