@@ -52,7 +52,6 @@ import logging
 import os
 import re
 import struct
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -67,6 +66,7 @@ from botocore.exceptions import ClientError
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from kms_course.atomic import atomic_write
 from kms_course.errors import CourseError
 from kms_course.sdk_frames import decrypt_frames, encrypt_frames
 
@@ -99,8 +99,13 @@ __all__ = [
 
 MAGIC = b"KCEV"
 VERSION = 1
+#: AES-GCM nonce length in bytes (96 bits, NIST SP 800-38D's recommended IV length).
 NONCE_BYTES = 12
+#: AES-GCM tag length in bytes, appended to the ciphertext.
 TAG_BYTES = 16
+#: GenerateDataKey KeySpec -> plaintext data key length in bytes
+#: (https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKey.html).
+DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
 _HEADER_START = struct.Struct(">4sBH")  # magic, version, arn_len
 #: Largest plaintext (bytes) that :func:`encrypt` accepts: 64 MiB. The in-memory path holds the
 #: plaintext and the ciphertext at once (about twice the size), which is fine in a notebook kernel
@@ -296,7 +301,7 @@ def cipher_for_data_key(data_key: Any) -> AESGCM:
             "(not its hex or base64 text)."
         )
     key = bytes(_require_bytes(data_key, "data key"))
-    if len(key) in (16, 32):
+    if len(key) in DATA_KEY_BYTES.values():
         return AESGCM(key)
     if len(key) in (24, 44) and _looks_like_base64(key):
         hint = "this looks like base64 text: decode it first with base64.b64decode()"
@@ -932,33 +937,6 @@ def _sniff_file(src: Path) -> None:
     )
 
 
-def _new_file_mode(dst: Path) -> int:
-    """The mode ``dst`` should get: an existing file keeps its own, a new one gets what
-    ``open()`` would give (0o666 minus the umask)."""
-    try:
-        return dst.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _atomic_write(write, src: Path, dst: Path) -> None:
-    """Run ``write(source_file, temp_file)`` into a temp file next to ``dst``, then rename it."""
-    fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
-    try:
-        os.chmod(fd, _new_file_mode(dst))
-        with open(src, "rb", buffering=0) as source, os.fdopen(fd, "wb", buffering=0) as out:
-            write(source, out)
-        os.replace(tmp_name, dst)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def _sdk_error(
     error: Exception, operation: str, kms_errors: list | None = None, key: str = "in the message"
 ) -> EnvelopeError:
@@ -1037,8 +1015,8 @@ def encrypt_file(
         )
     master_key = KMSMasterKey(key_id=_require_key_id(key_id), client=kms)
 
-    def write(source: BinaryIO, out: BinaryIO) -> None:
-        with _sdk_client().stream(
+    def write(out: BinaryIO) -> None:
+        with open(src_path, "rb", buffering=0) as source, _sdk_client().stream(
             mode="e",
             source=source,
             key_provider=master_key,
@@ -1049,7 +1027,7 @@ def encrypt_file(
             encrypt_frames(stream, source, out)
 
     try:
-        _atomic_write(write, src_path, dst_path)
+        atomic_write(dst_path, write, sync=False)
     except AWSEncryptionSDKClientError as error:
         raise _sdk_error(error, "GenerateDataKey", key=key_id) from error
 
@@ -1102,12 +1080,14 @@ def decrypt_file(
         }
         _check_context(stored, context)
 
-    def write(source: BinaryIO, out: BinaryIO) -> None:
-        with _sdk_client().stream(mode="d", source=source, key_provider=provider) as stream:
+    def write(out: BinaryIO) -> None:
+        with open(src_path, "rb", buffering=0) as source, _sdk_client().stream(
+            mode="d", source=source, key_provider=provider
+        ) as stream:
             decrypt_frames(stream, source, out, check_header)
 
     try:
-        _atomic_write(write, src_path, dst_path)
+        atomic_write(dst_path, write, sync=False)
     except (EnvelopeError, OSError):
         raise
     except Exception as error:  # the SDK lets parsing errors of hostile input escape unwrapped

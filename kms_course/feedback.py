@@ -12,7 +12,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from kms_course.gradebook import atomic_write_text
+from kms_course.atomic import atomic_write_text
 from kms_course.grading.limits import CELL_TIMEOUT, SUBMISSION_TIMEOUT
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:50em;margin:2em auto;line-height:1.45}

@@ -14,9 +14,8 @@ each run. A re-run trusts only result files that match it (:func:`trusted_result
 else under ``results/`` is moved to ``OUT/quarantine/`` and reported (:func:`quarantine`). The
 class files hold only the submissions of the current run.
 
-Every file is written with mode ``0o666`` minus the umask (usually ``0644``), as ``open()`` would
-create it, not the ``0600`` of :func:`tempfile.mkstemp`
-(https://docs.python.org/3/library/tempfile.html#tempfile.mkstemp).
+Every file is written with :mod:`kms_course.atomic`: complete or not at all, with the mode
+``open()`` would give it.
 """
 
 from __future__ import annotations
@@ -26,55 +25,15 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from kms_course.atomic import atomic_write_text
+
 RESULTS = "results"
 MANIFEST = "manifest.json"
 QUARANTINE = "quarantine"
-
-
-def current_umask() -> int:
-    """This process's file mode creation mask (e.g. ``0o022``), read without changing it for good.
-
-    Linux shows it in ``/proc/self/status`` (https://man7.org/linux/man-pages/man5/proc_pid_status.5.html);
-    elsewhere it is read with :func:`os.umask` set and restored at once.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` so that readers see the old or the new file, never half.
-
-    The parent folder is created if needed. The file gets mode ``0o666 & ~umask`` (``0644``
-    with the usual umask ``022``), like a file made by ``open(path, "w")``.
-
-    Raises:
-        OSError: the folder cannot be created or written.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(fd, 0o666 & ~current_umask())
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def result_path(out: str | Path, student: str, key: str) -> Path:

@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from kms_course.atomic import atomic_write_text
 from kms_course.errors import CourseError
 
 #: Jupyter configuration added by the course: kernels load the sandbox guard first, and
@@ -62,10 +63,7 @@ def install_kernel_guard(prefix: Path | None = None) -> Path | None:
                 return target
             if "kms_course" not in target.read_text():
                 return None  # someone else's kernel configuration: leave it alone
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(wanted)
-        os.replace(tmp, target)
+        atomic_write_text(target, wanted)
     except OSError:
         return None
     return target

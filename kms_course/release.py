@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     """
     import nbformat
 
-    from kms_course.gradebook import atomic_write_text
+    from kms_course.atomic import atomic_write_text
     from kms_course.grading.masters import default_folder
 
     source = Path(args.source) if args.source else default_folder()

@@ -83,12 +83,9 @@ class _ExactReader:
 
     def read(self, size: int) -> bytes:
         data = self._source.read(size)
-        if len(data) == size or not data:
-            return data
-        parts = [data]
-        while size > (have := sum(map(len, parts))) and (more := self._source.read(size - have)):
-            parts.append(more)
-        return b"".join(parts)
+        while data and len(data) < size and (more := self._source.read(size - len(data))):
+            data += more  # rare: a regular file returns everything until its end
+        return data
 
 
 def encrypt_frames(stream: Any, source: BinaryIO, out: BinaryIO) -> None:

@@ -26,6 +26,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from kms_course.atomic import atomic_write_text
+
 ENV_URL = "KMS_COURSE_SERVER_URL"
 ENV_HOME = "KMS_COURSE_HOME"
 HOST = "127.0.0.1"
@@ -130,9 +132,7 @@ def start(port: int | None = None, timeout: float = 20.0) -> str:
                 f"The server exited at start (code {proc.returncode}); see {state_dir()}/server.log."
             )
         if answers(url):
-            tmp = state_file().with_suffix(".tmp")
-            tmp.write_text(json.dumps({"url": url, "pid": proc.pid, "port": port}))
-            os.replace(tmp, state_file())
+            atomic_write_text(state_file(), json.dumps({"url": url, "pid": proc.pid, "port": port}))
             return url
         time.sleep(0.1)
     proc.kill()

@@ -37,15 +37,10 @@ from typing import Any
 import ipywidgets as widgets
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from kms_course.envelope import NONCE_BYTES
 from kms_course.key_explorer import describe_error
 from kms_course.widget_text import TextForm
 
-#: AES-GCM nonce length in bytes (96 bits, the length NIST SP 800-38D recommends).
-NONCE_BYTES = 12
-#: AES-GCM authentication tag length in bytes, appended to the ciphertext by ``AESGCM.encrypt``.
-TAG_BYTES = 16
-#: Plaintext data key length in bytes for ``KeySpec="AES_256"``.
-DATA_KEY_BYTES = 32
 
 DEFAULT_DOCUMENT = b"Payroll March: Alice 5200 EUR, Bob 4800 EUR."
 

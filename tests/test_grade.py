@@ -24,7 +24,7 @@ import fixture  # noqa: E402
 import fixture_checks  # noqa: E402,F401  (registers the fixture's exercises before forking)
 from cases import CASES, V3_NOTEBOOK  # noqa: E402
 
-from kms_course import cli, gradebook  # noqa: E402
+from kms_course import atomic, cli, gradebook  # noqa: E402
 
 CELL_TIMEOUT = 6
 
@@ -119,7 +119,7 @@ def test_result_files_are_in_the_manifest(graded):
 
 
 def test_files_get_mode_666_minus_umask(graded):
-    expected = 0o666 & ~gradebook.current_umask()
+    expected = 0o666 & ~atomic.current_umask()
     out = graded["out"]
     for path in (out / "grades.csv", out / "grades.json", out / "feedback" / "full.html",
                  out / "results" / "full" / f"{fixture.LESSON}.json", out / "manifest.json"):

@@ -20,11 +20,10 @@ from kms_course.checks._common import (
     describe_answer_key,
     require_bytes,
 )
+from kms_course.envelope import DATA_KEY_BYTES
 from kms_course.exercises import Answers, CheckFailed, exercise
 
 LESSON = "02_kms_keys_vs_data_keys"
-#: GenerateDataKey KeySpec -> plaintext data key length in bytes (API_GenerateDataKey.html).
-DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
 
 
 def decrypt_blob(kms: Any, blob: bytes, what: str) -> dict[str, Any]:

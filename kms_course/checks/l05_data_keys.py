@@ -35,13 +35,11 @@ from kms_course.checks._common import (
     require_bytes,
     require_plaintext,
 )
+from kms_course.envelope import DATA_KEY_BYTES, NONCE_BYTES
 from kms_course.exercises import Answers, CheckFailed, exercise
 
 LESSON = "05_data_keys_and_envelope_encryption"
-#: Length of an AES_256 data key, in bytes (GenerateDataKey, KeySpec AES_256).
-AES_256_KEY_BYTES = 32
-#: The nonce length the lesson uses for AES-GCM, in bytes (96 bits, SP 800-38D's recommended size).
-NONCE_BYTES = 12
+AES_256_KEY_BYTES = DATA_KEY_BYTES["AES_256"]
 SEALED_FIELDS = ("encrypted_data_key", "nonce", "ciphertext")
 
 DATA_KEY_CONTEXT = {"purpose": "lesson-05"}
