@@ -95,6 +95,20 @@ def test_failed_exercises_carry_the_check_message(graded):
     assert "`fixture_blob` is not defined yet" in messages["90-blob"]
 
 
+def test_unfinished_solutions_say_why_they_score_zero(graded):
+    """Bug: the message doubled full stops ("requests.. ") and said the check "would have
+    passed" with a stray ". " after it."""
+    done_then_exit = graded["rows"]["workthensysexit"]["messages"]["90-key"]
+    assert done_then_exit == (
+        "Your solution cell did not run to the end (SystemExit: 0). It scores 0 although the "
+        "values it left would pass the check: a solution must run without errors.")
+    exit_only = graded["rows"]["sysexit"]["messages"]["90-key"]
+    assert exit_only.startswith("Your solution cell did not run to the end (SystemExit: 3). ")
+    for row in graded["rows"].values():
+        for message in row["messages"].values():
+            assert ".." not in message and ". ." not in message and not message.endswith(" ")
+
+
 def test_moto_api_is_refused_to_the_kernel(graded):
     result = json.loads(
         (graded["out"] / "results" / "motodirect" / f"{fixture.LESSON}.json").read_text()

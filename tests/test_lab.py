@@ -55,12 +55,17 @@ def test_lab_kernels_refuse_kms_calls_before_the_setup_cell(tmp_path):
         "    boto3.client('kms').list_keys()\n"
         "except Exception as error:\n"
         "    print(type(error).__name__, error)"
-    )])
+    ), nbformat.v4.new_code_cell("from moto import mock_kms")])
     client = NotebookClient(nb, timeout=60, kernel_name="python3")
     client.km = client.create_kernel_manager()
     client.km.kernel_spec  # resolve the spec before overriding its environment
+    client.allow_errors = True
     with client.setup_kernel(env=env):
         client.execute_cell(nb.cells[0], 0)
+        client.execute_cell(nb.cells[1], 1)
     text = nb.cells[0].outputs[0]["text"]
     assert text.startswith("SandboxError ")
     assert "before the sandbox started" in text
+    # case C11 before the setup cell too: the ImportError, then the one-line fix
+    assert [o["output_type"] for o in nb.cells[1].outputs] == ["error", "stream"]
+    assert nb.cells[1].outputs[1]["text"].startswith("Hint: moto 5 has no mock_kms")

@@ -187,6 +187,15 @@ def _run(w: _Worker, master: Master, nb) -> dict[str, Any]:
     return summarize(master, report, submitted)
 
 
+def _unfinished(error: str, verdict: Verdict) -> str:
+    """The message for an exercise whose solution cell raised or timed out (it scores 0)."""
+    stopped = f"Your solution cell did not run to the end ({error.rstrip('. ')})"
+    if verdict.passed:
+        return (f"{stopped}. It scores 0 although the values it left would pass the check: a "
+                "solution must run without errors.")
+    return f"{stopped}. {verdict.message}"
+
+
 def summarize(master: Master, report: execution.ExecutionReport, submitted: dict) -> dict[str, Any]:
     """Turn an execution report into the result's ``exercises``, totals and status."""
     exercises: dict[str, dict[str, Any]] = {}
@@ -200,13 +209,7 @@ def summarize(master: Master, report: execution.ExecutionReport, submitted: dict
         item["error"] = report.solution_errors.get(ex.id)
         if item["error"] and not item["error"].startswith("NotImplementedError"):
             # a solution must run to the end: a cell that raised or timed out never passes
-            check = "" if not verdict.passed else " (the check itself would have passed)"
-            item.update(
-                passed=False,
-                points=0,
-                message=f"Your solution cell did not run to the end: {item['error']}{check}. "
-                + ("" if verdict.passed else verdict.message),
-            )
+            item.update(passed=False, points=0, message=_unfinished(item["error"], verdict))
         item["submitted"] = bool(submitted.get(ex.id, False))
         exercises[ex.id] = item
     issues = list(report.issues)
