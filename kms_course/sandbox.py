@@ -100,13 +100,21 @@ def start_sandbox(backend: str | None = None, region: str | None = None, *, quie
         A ``botocore.client.KMS`` client bound to the chosen backend and Region.
 
     Raises:
-        SandboxError: unknown backend; ``moto-server`` chosen but no server running (start one
-            with ``kms-course server start``); ``aws`` chosen with no Region configured; or an
-            attempt to switch backends inside one kernel (restart the kernel instead).
+        SandboxError: unknown backend or not a string; a Region that AWS does not have (e.g.
+            ``"mars-1"``); ``moto-server`` chosen but no server running (start one with
+            ``kms-course server start``) or ``KMS_COURSE_SERVER_URL`` not a loopback address;
+            ``aws`` chosen with no Region configured; or an attempt to switch backends inside one
+            kernel (restart the kernel instead).
 
     Calling it again with the same backend keeps every key already created (idempotent).
     """
     with _LOCK:
+        if backend is not None and not isinstance(backend, str):
+            raise SandboxError(
+                f"backend must be a string, one of {', '.join(BACKENDS)} (got {backend!r})."
+            )
+        if region is not None and not isinstance(region, str):
+            raise SandboxError(f"region must be a string such as 'us-east-1' (got {region!r}).")
         chosen = (backend or os.environ.get(ENV_BACKEND) or "moto").strip().lower()
         if chosen not in BACKENDS:
             raise SandboxError(
@@ -119,6 +127,8 @@ def start_sandbox(backend: str | None = None, region: str | None = None, *, quie
                 f"to switch to {chosen!r}."
             )
         _install_guard()
+        if region is not None or _STATE.backend is None:
+            _check_region(region or os.environ.get(ENV_REGION), chosen)
         if _STATE.backend is None:
             if chosen == "moto":
                 _start_moto(region)
@@ -131,6 +141,8 @@ def start_sandbox(backend: str | None = None, region: str | None = None, *, quie
             raise SandboxError(
                 f"The sandbox already runs in {_STATE.region}; restart the kernel to use {region}."
             )
+        elif _STATE.backend == "moto-server":
+            _follow_moto_server()
         client = kms_client()
         from kms_course import hints
 
@@ -252,14 +264,52 @@ def _start_moto(region_name: str | None) -> None:
     _STATE.region = region_name
 
 
+def _check_region(region_name: str | None, backend: str) -> None:
+    """Refuse a Region name that AWS does not have (botocore's endpoint data), in one line."""
+    if not region_name:
+        return
+    import re
+
+    known = set()
+    session = botocore.session.get_session()
+    for partition in session.get_available_partitions():
+        known.update(session.get_available_regions("kms", partition_name=partition))
+    if region_name in known:
+        return
+    # A Region newer than this botocore still has the shape of one; only real AWS may have it.
+    if backend == "aws" and re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", region_name):
+        return
+    raise SandboxError(
+        f"Unknown AWS Region {region_name!r}: use one such as 'us-east-1' or 'eu-west-1' "
+        f"(argument region=... or the {ENV_REGION} environment variable)."
+    )
+
+
+def _server_url() -> str | None:
+    from kms_course import server
+
+    try:
+        return server.running_url()
+    except server.ServerError as error:  # a non-loopback KMS_COURSE_SERVER_URL: never contacted
+        raise SandboxError(str(error)) from None
+
+
+def _follow_moto_server() -> None:
+    """Running the setup cell again after the server restarted on another port: follow it."""
+    url = _server_url()
+    if url and url != _STATE.endpoint_url:
+        os.environ["AWS_ENDPOINT_URL"] = url
+        _STATE.endpoint_url = url
+
+
 def _start_moto_server(region_name: str | None) -> None:
     from kms_course import server
 
-    url = server.running_url()
+    url = _server_url()
     if url is None:
         raise SandboxError(
-            "No course moto server is running. Start one in a terminal with "
-            "`kms-course server start`, then run this cell again."
+            server.absence_message() + "No course moto server is running. Start one in a "
+            "terminal with `kms-course server start`, then run this cell again."
         )
     region_name = region_name or os.environ.get(ENV_REGION) or DEFAULT_REGION
     _use_sandbox_environment(region_name)
@@ -270,6 +320,7 @@ def _start_moto_server(region_name: str | None) -> None:
 
 
 def _start_aws(region_name: str | None) -> None:
+    _allow_instance_metadata()
     session = boto3.Session()
     region_name = region_name or os.environ.get(ENV_REGION) or session.region_name
     if not region_name:
@@ -294,13 +345,57 @@ _GUARD_INSTALLED = False
 
 
 def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# botocore's credential chain ends with the instance-metadata service (169.254.169.254) and may
+# ask a container endpoint (https://docs.aws.amazon.com/sdkref/latest/guide/feature-imds-credentials.html).
+# In a process meant for a sandbox backend, even a client created before the setup cell must
+# not dial them: AWS_EC2_METADATA_DISABLED turns the metadata provider off, and the container
+# settings are dropped. Only the aws backend turns them back on.
+_METADATA_DISABLED_BY_US = False
+_CONTAINER_SETTINGS = ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+_saved_container_settings: dict[str, str] = {}
+
+
+def _intended_backend() -> str:
+    return _STATE.backend or (os.environ.get(ENV_BACKEND) or "moto").strip().lower()
+
+
+def _block_instance_metadata() -> None:
+    global _METADATA_DISABLED_BY_US
+    if _intended_backend() not in SANDBOX_BACKENDS:
+        return
+    if "AWS_EC2_METADATA_DISABLED" not in os.environ:
+        os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+        _METADATA_DISABLED_BY_US = True
+    for name in _CONTAINER_SETTINGS:
+        if name in os.environ:
+            _saved_container_settings[name] = os.environ.pop(name)
+
+
+def _allow_instance_metadata() -> None:
+    global _METADATA_DISABLED_BY_US
+    if _METADATA_DISABLED_BY_US:
+        os.environ.pop("AWS_EC2_METADATA_DISABLED", None)
+        _METADATA_DISABLED_BY_US = False
+    os.environ.update(_saved_container_settings)
+    _saved_container_settings.clear()
+
+
+_SERVER_DOWN = (
+    "The course moto server at {url} is not answering. Start it again in a terminal with "
+    "`kms-course server start` (your keys and objects are kept), then run this cell again."
+)
 
 
 def _tag_course_keys(params: dict, **_: Any) -> None:
@@ -313,6 +408,8 @@ def _tag_course_keys(params: dict, **_: Any) -> None:
 def _install_guard() -> None:
     """Patch botocore once so that sandbox clients can never reach AWS."""
     global _GUARD_INSTALLED
+    if _STATE.backend in SANDBOX_BACKENDS or _STATE.backend is None:
+        _block_instance_metadata()
     if _GUARD_INSTALLED:
         return
     _GUARD_INSTALLED = True
@@ -358,7 +455,20 @@ def _install_guard() -> None:
                     f"This client is aimed at {self.meta.endpoint_url}, not at the course's moto "
                     "server. " + RUN_SETUP
                 )
-        return original_make_api_call(self, operation_name, api_params)
+        if backend != "moto-server":
+            return original_make_api_call(self, operation_name, api_params)
+        try:
+            return original_make_api_call(self, operation_name, api_params)
+        except (botocore.exceptions.EndpointConnectionError,
+                botocore.exceptions.ConnectionClosedError):
+            message = _SERVER_DOWN.format(url=self.meta.endpoint_url)
+            now = _server_url_quietly()
+            if now and now != self.meta.endpoint_url.rstrip("/"):
+                message = (
+                    f"The course moto server moved to {now} (your keys and objects are kept): run "
+                    "the setup cell again (kms = start_sandbox()) and create your clients again."
+                )
+            raise SandboxError(message) from None
 
     botocore.client.BaseClient._make_api_call = _make_api_call
 
@@ -366,7 +476,7 @@ def _install_guard() -> None:
 
     def send(self, request):
         __tracebackhide__ = True
-        if _STATE.backend in SANDBOX_BACKENDS and not _is_loopback(request.url):
+        if _intended_backend() in SANDBOX_BACKENDS and not _is_loopback(request.url):
             raise SandboxError(
                 f"Blocked a request to {urlsplit(request.url).hostname}: the sandbox never "
                 "contacts AWS. " + RUN_SETUP
@@ -374,6 +484,13 @@ def _install_guard() -> None:
         return original_send(self, request)
 
     botocore.httpsession.URLLib3Session.send = send
+
+
+def _server_url_quietly() -> str | None:
+    try:
+        return _server_url()
+    except SandboxError:
+        return None
 
 
 # Installed on import, so that a call made before the setup cell gets a clear error.
