@@ -62,11 +62,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from kms_course.sandbox import start_sandbox
+#: Short network limits: with no network or a wrong endpoint, cleanup ends in seconds, not minutes
+#: (botocore's defaults are 60 s per read and several retries;
+#: https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html).
+CLIENT_CONFIG = {"connect_timeout": 3, "read_timeout": 5, "retries": {"total_max_attempts": 2, "mode": "standard"}}
 
-    kms = start_sandbox(args.backend, region=args.region)
-    arns = cleanup(kms, args.days, args.dry_run)
+
+def run(args: argparse.Namespace) -> int:
+    """List or schedule the course's keys; print one line per key and a count.
+
+    Raises:
+        CourseError: ``--days`` outside 7-30; no network, a refused or timed-out connection, no
+            or invalid credentials, or an AWS error (the message names it).
+        SandboxError: no Region, no credentials, or no course server for ``--backend moto-server``.
+    """
+    import botocore.config
+    import botocore.exceptions
+
+    from kms_course import sandbox
+
+    if not 7 <= args.days <= 30:
+        raise CourseError(f"--days must be between 7 and 30 (got {args.days}).")
+    sandbox.start_sandbox(args.backend, region=args.region)
+    kms = sandbox.kms_client(config=botocore.config.Config(**CLIENT_CONFIG))
+    try:
+        arns = cleanup(kms, args.days, args.dry_run)
+    except (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError) as error:
+        raise CourseError(
+            f"cannot reach KMS in {sandbox.region()} ({type(error).__name__}): check your network "
+            "connection and try again; no key was changed."
+        ) from None
+    except botocore.exceptions.NoCredentialsError:
+        raise CourseError("no AWS credentials were found: configure them with `aws configure`.") from None
+    except botocore.exceptions.ClientError as error:
+        info = error.response.get("Error", {})
+        raise CourseError(
+            f"AWS refused {error.operation_name}: {info.get('Code')}: {info.get('Message')} "
+            "(check your credentials and their permissions)."
+        ) from None
     verb = "Would schedule" if args.dry_run else "Scheduled"
     for arn in arns:
         print(f"{verb} deletion in {args.days} days: {arn}")

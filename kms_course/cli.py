@@ -1,13 +1,20 @@
 """``kms-course <verb>``: each verb lives in the module of the same idea.
 
-Every command module exposes ``add_arguments(parser)`` and ``run(args) -> int``.
+Every command module exposes ``add_arguments(parser)`` and ``run(args) -> int``. Whatever goes
+wrong is one line on stderr and a non-zero exit: 2 for bad arguments, 1 for an error the user can
+act on (:func:`kms_course.errors.user_message`), 130 for Ctrl-C; an unexpected error (a bug) is
+one line too, with its traceback saved to a file (``KMS_COURSE_DEBUG=1`` shows it instead).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+#: Set to 1 to see the Python traceback of an unexpected error instead of its one-line summary.
+DEBUG_ENV = "KMS_COURSE_DEBUG"
 
 # verb -> (module, one-line help)
 COMMANDS = {
@@ -21,11 +28,20 @@ COMMANDS = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (exit 2), e.g.
+    ``kms-course server: argument --port: '99999' ... (see kms-course server --help)``."""
+
+    def error(self, message: str):  # type: ignore[override]
+        message = " ".join(message.split())
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="kms-course", description="The command line of kms-course, the hands-on AWS KMS course."
     )
-    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")
+    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=OneLineParser)
     for verb, (module_name, help_text) in COMMANDS.items():
         try:
             module = importlib.import_module(module_name)
@@ -51,13 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
+        print(f"kms-course {args.verb}: interrupted.", file=sys.stderr)
         return 130
     except Exception as error:  # a clear one-line message, never a traceback
-        from kms_course.errors import user_message
+        from kms_course.errors import report_bug, user_message
 
         message = user_message(error)
         if message is None:
-            raise
+            if os.environ.get(DEBUG_ENV):
+                raise
+            message = report_bug(error, args.verb)
         print(f"kms-course {args.verb}: {message}", file=sys.stderr)
         return 1
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from kms_course.atomic import atomic_write_text
 from kms_course.errors import CourseError
+from kms_course.server_cli import port_number
 
 #: Jupyter configuration added by the course: kernels load the sandbox guard first, and
 #: JupyterLab's news pop-up stays off (it would try to reach the internet).
@@ -92,14 +93,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sandbox backend for the lessons (default: $KMS_COURSE_BACKEND or moto)",
     )
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    parser.add_argument("--port", type=int, help="port for JupyterLab (default: 8888 or the next free)")
+    parser.add_argument("--port", type=port_number, help="port for JupyterLab, 1-65535 (default: 8888 or the next free)")
     parser.set_defaults(_accepts_extra=True)
 
 
 def run(args: argparse.Namespace) -> int:
     notebooks = (args.notebooks or notebooks_dir()).resolve()
     if not notebooks.is_dir():
-        raise CourseError(f"{notebooks} is not a folder.")
+        raise CourseError(f"--notebooks {notebooks} is not a folder: pass the folder of the lessons.")
     extra = list(args.extra)
     if args.no_browser:
         extra.append("--no-browser")

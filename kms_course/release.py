@@ -23,6 +23,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default=None, help="folder of master notebooks (default: notebooks/)")
 
 
+def check_out(out: Path) -> Path:
+    """Make sure OUT is a folder this process can write, before anything is built.
+
+    Returns:
+        The folder (created if needed).
+
+    Raises:
+        CourseError: OUT is an existing file, or cannot be created or written.
+    """
+    import tempfile
+
+    if out.exists() and not out.is_dir():
+        raise CourseError(f"OUT {out} is a file, not a folder: pass a folder for the student notebooks.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise CourseError(f"OUT {out}: cannot create or write this folder ({reason}); pass another.") from None
+    return out
+
+
 def build(source: str | Path | None = None) -> dict[str, object]:
     """The student version of every master notebook of ``source``: file name -> notebook.
 
@@ -58,8 +81,9 @@ def run(args: argparse.Namespace) -> int:
     """Build every student notebook, then write them all into ``args.out``.
 
     Raises:
-        CourseError: OUT is the source folder (it would overwrite the masters), or :func:`build`
-            failed.
+        CourseError: OUT is the source folder (it would overwrite the masters), a file, or a
+            folder that cannot be created or written; or :func:`build` failed. Nothing is written
+            then.
     """
     import nbformat
 
@@ -70,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.resolve() == source.resolve():
         raise CourseError("OUT must not be the master folder: the masters would be overwritten.")
+    if source.exists() and not source.is_dir():
+        raise CourseError(f"--source {source} is a file, not a folder: pass the folder of master notebooks.")
+    check_out(out)
     released = build(source)
     for name, nb in released.items():
         atomic_write_text(out / name, nbformat.writes(nb))

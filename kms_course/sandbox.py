@@ -281,7 +281,7 @@ def _check_region(region_name: str | None, backend: str) -> None:
         return
     raise SandboxError(
         f"Unknown AWS Region {region_name!r}: use one such as 'us-east-1' or 'eu-west-1' "
-        f"(argument region=... or the {ENV_REGION} environment variable)."
+        f"(region=... in a notebook, --region on the command line, or {ENV_REGION})."
     )
 
 

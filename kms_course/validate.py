@@ -25,6 +25,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     limits.add_execution_options(parser, "notebook")
 
 
+def check_source(source: Path) -> None:
+    """Make sure ``--source`` is a folder holding lesson notebooks, before anything runs.
+
+    Raises:
+        CourseError: it does not exist, is not a folder, or holds no ``NN_topic.ipynb``.
+    """
+    from kms_course.errors import CourseError
+
+    if not source.exists():
+        raise CourseError(f"--source {source} does not exist: pass the folder of master notebooks.")
+    if not source.is_dir():
+        raise CourseError(f"--source {source} is a file, not a folder: pass the folder of master notebooks.")
+    if not any(source.glob("[0-9][0-9]_*.ipynb")):
+        raise CourseError(f"--source {source} holds no lesson notebook (NN_topic.ipynb): pass the folder of master notebooks.")
+
+
 def static_problems(master) -> list[str]:
     """Problems visible without running ``master`` (a :class:`~kms_course.grading.masters.Master`)."""
     from kms_course.exercises import load_all
@@ -95,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     """Validate every lesson; print one line per notebook; 1 if anything is wrong.
 
     Raises:
-        CourseError: no master notebooks.
+        CourseError: ``--source`` is not a folder of master notebooks.
     """
     import nbformat
 
@@ -105,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     from kms_course.transforms import RELEASE_STEPS, apply, find_leaks
 
     source = Path(args.source) if args.source else default_folder()
+    check_source(source)
     masters = cached_masters(source)
     problems: dict[str, list[str]] = {name: static_problems(m) for name, m in masters.items()}
     with tempfile.TemporaryDirectory(prefix="kms-validate-") as tmp:
