@@ -58,8 +58,14 @@ from typing import Any, BinaryIO
 
 import aws_encryption_sdk
 from aws_encryption_sdk import CommitmentPolicy
-from aws_encryption_sdk.exceptions import AWSEncryptionSDKClientError, InvalidKeyIdError
+from aws_encryption_sdk.exceptions import (
+    ActionNotAllowedError,
+    AWSEncryptionSDKClientError,
+    DecryptKeyError,
+    InvalidKeyIdError,
+)
 from aws_encryption_sdk.identifiers import Algorithm
+from aws_encryption_sdk.internal.formatting.deserialize import deserialize_header
 from aws_encryption_sdk.key_providers.base import MasterKeyProvider, MasterKeyProviderConfig
 from aws_encryption_sdk.key_providers.kms import KMSMasterKey
 from botocore.exceptions import ClientError
@@ -71,6 +77,7 @@ from kms_course.errors import CourseError
 from kms_course.sdk_frames import decrypt_frames, encrypt_frames
 
 __all__ = [
+    "CorruptedHeader",
     "DataKeyLengthError",
     "EncryptionSdkMessage",
     "EnvelopeError",
@@ -80,6 +87,7 @@ __all__ = [
     "InvalidEnvelope",
     "KeyNotUsable",
     "MAX_IN_MEMORY_BYTES",
+    "NonCommittingMessage",
     "NotBytes",
     "TamperedCiphertext",
     "TooLargeForMemory",
@@ -163,6 +171,21 @@ class InvalidEnvelope(EnvelopeError, ValueError):
 
 class TamperedCiphertext(InvalidEnvelope):
     """Authentication failed: the ciphertext or its header was changed or truncated."""
+
+
+class CorruptedHeader(TamperedCiphertext):
+    """The header of a course envelope or of an AWS Encryption SDK message is damaged.
+
+    Raised when the header cannot be parsed (lengths, version, algorithm ID, text fields), fails
+    its authentication or key-commitment check, or names an encryption context other than the
+    one the data key was bound to. No plaintext is returned or written.
+    """
+
+
+class NonCommittingMessage(InvalidEnvelope):
+    """A genuine AWS Encryption SDK message written with an algorithm suite without key
+    commitment: its header authenticated under its data key, but kms-course requires commitment
+    (``CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT``)."""
 
 
 class EncryptionSdkMessage(InvalidEnvelope):
@@ -336,8 +359,17 @@ def _kms_error(error: ClientError, operation: str, key: str) -> Exception:
             f"{message}). Enable it with enable_key(), or cancel_key_deletion() then "
             "enable_key(). https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html"
         )
+    # On Decrypt the key and the encrypted data key come from the stored header, which nothing
+    # can authenticate before KMS returns the data key: a changed header looks like another key.
+    corrupted = (
+        " If the data should open with a key you can use, the key name or encrypted data key "
+        "stored in its header was changed: the header is corrupted."
+        if operation == "Decrypt" else ""
+    )
     if code == "NotFoundException":
-        return WrongKey(f"{operation}: no KMS key {key} in this account and Region ({message}).")
+        return WrongKey(
+            f"{operation}: no KMS key {key} in this account and Region ({message}).{corrupted}"
+        )
     if code == "InvalidKeyUsageException" and operation == "GenerateDataKey":
         return WrongKey(
             f"{operation}: the KMS key {key} cannot encrypt ({message}). Envelope encryption "
@@ -348,7 +380,7 @@ def _kms_error(error: ClientError, operation: str, key: str) -> Exception:
     if code in ("IncorrectKeyException", "AccessDeniedException", "InvalidKeyUsageException"):
         return WrongKey(
             f"{operation}: KMS refused key {key} ({code}: {message}). The data was encrypted "
-            f"under another key, or you may not use this one. {_KMS_DOCS}"
+            f"under another key, or you may not use this one. {_KMS_DOCS}{corrupted}"
         )
     if code == "InvalidCiphertextException":
         return TamperedCiphertext(
@@ -610,14 +642,27 @@ def _sniff_foreign(blob: memoryview) -> None:
 
 def _parse(blob: memoryview) -> _Parsed:
     if len(blob) < 4 or bytes(blob[:4]) != MAGIC:
+        if (
+            len(blob) >= _FIXED_HEADER_BYTES
+            and sum(a == b for a, b in zip(bytes(blob[:4]), MAGIC)) == 3
+            and blob[4] == VERSION
+        ):
+            raise CorruptedHeader(
+                f"The envelope's header is corrupted: its first 4 bytes are {bytes(blob[:4])!r}, "
+                f"one byte off the magic {MAGIC!r}. No plaintext is returned."
+            )
         _sniff_foreign(blob)
-    truncated = InvalidEnvelope("The envelope is truncated or malformed (header cut short).")
+    truncated = CorruptedHeader(
+        "The envelope's header is truncated or corrupted: a length field, the key ARN or the "
+        "nonce does not fit the envelope. No plaintext is returned."
+    )
     try:
         _, version, arn_len = _HEADER_START.unpack_from(blob, 0)
         if version != VERSION:
-            raise InvalidEnvelope(
-                f"Envelope format version {version} is not supported (this code reads "
-                f"version {VERSION}); upgrade kms-course."
+            raise CorruptedHeader(
+                f"The envelope's format version byte is {version}, but only version {VERSION} "
+                "exists: the header is corrupted (or a newer kms-course wrote it: then upgrade "
+                "kms-course)."
             )
         pos = _HEADER_START.size
         arn = bytes(blob[pos : pos + arn_len]).decode("utf-8")
@@ -648,9 +693,15 @@ def _parse(blob: memoryview) -> _Parsed:
         context = json.loads(context_json.decode("utf-8"))
         _, canonical = _canonical_context(context)
     except (ValueError, EnvelopeError) as error:
-        raise InvalidEnvelope("The envelope's stored encryption context is malformed.") from error
+        raise CorruptedHeader(
+            "The envelope's header is corrupted: its stored encryption context is not valid "
+            "JSON of str to str. No plaintext is returned."
+        ) from error
     if canonical != context_json:
-        raise InvalidEnvelope("The envelope's stored encryption context is not canonical JSON.")
+        raise CorruptedHeader(
+            "The envelope's header is corrupted: its stored encryption context is not in the "
+            "canonical JSON form encrypt() writes. No plaintext is returned."
+        )
     parsed = _Parsed()
     parsed.arn, parsed.encrypted_key, parsed.nonce = arn, encrypted_key, nonce
     parsed.context, parsed.header_len = context, pos
@@ -738,6 +789,37 @@ def _tampered() -> TamperedCiphertext:
     )
 
 
+def _refuse_context(kms: Any, blob: memoryview, parsed: _Parsed, context: dict[str, str]) -> None:
+    """Raise for a stored context that differs from ``context``: corruption or a wrong context.
+
+    KMS binds the encrypted data key to the context it was made with
+    (https://docs.aws.amazon.com/kms/latest/developerguide/encrypt_context.html), and the whole
+    header, stored context included, is the AES-GCM associated data of the body. So: if KMS
+    refuses the caller's context, the caller's context is wrong: :class:`WrongEncryptionContext`,
+    naming the differing pairs. If KMS accepts it but the body's tag fails under the stored
+    header, the stored copy was changed after encryption: :class:`CorruptedHeader`. (If the tag
+    verifies, the stored context is the authentic one and KMS was lenient, as moto is for
+    ``{"ab": "c"}`` against ``{"a": "bc"}``: :class:`WrongEncryptionContext` again.) Nothing
+    decrypted here is returned; the data key and any plaintext are dropped at once.
+    """
+    try:
+        response = kms.decrypt(
+            CiphertextBlob=parsed.encrypted_key, EncryptionContext=context, KeyId=parsed.arn
+        )
+        cipher = cipher_for_data_key(response["Plaintext"])
+        del response  # drop the plaintext data key
+        cipher.decrypt(parsed.nonce, blob[parsed.header_len :], blob[: parsed.header_len])
+    except InvalidTag:
+        raise CorruptedHeader(
+            "The envelope's header is corrupted: its stored copy of the encryption context was "
+            f"changed (compared with yours it has {_context_difference(context, parsed.context)})"
+            ", while KMS accepts your context for its data key. No plaintext is returned."
+        ) from None
+    except (ClientError, EnvelopeError):
+        pass
+    _check_context(parsed.context, context)
+
+
 def _open(kms: Any, ciphertext: Any, encryption_context: Any):
     """Parse, check the context, call Decrypt: ``(cipher, nonce, header view, body view)``.
 
@@ -748,7 +830,8 @@ def _open(kms: Any, ciphertext: Any, encryption_context: Any):
     blob = memoryview(_require_bytes(ciphertext, "ciphertext")).cast("B")
     context, _ = _canonical_context(encryption_context)
     parsed = _parse(blob)
-    _check_context(parsed.context, context)
+    if dict(parsed.context) != context:
+        _refuse_context(kms, blob, parsed, context)
     try:
         response = kms.decrypt(
             CiphertextBlob=parsed.encrypted_key,
@@ -843,13 +926,15 @@ class _ClientKmsKeyProvider(MasterKeyProvider):
     kms: Any
     allowed: tuple[str, ...]
     kms_errors: list[ClientError]
+    sdk_errors: list[Exception]
     refused: list[str]
+    tried: list[str]
 
     @classmethod
     def for_client(cls, kms: Any, allowed: tuple[str, ...] = ()) -> _ClientKmsKeyProvider:
         provider = cls()  # the SDK's MasterKeyProvider takes only config keyword arguments
         provider.kms, provider.allowed, provider.kms_errors = kms, allowed, []
-        provider.refused = []
+        provider.refused, provider.tried, provider.sdk_errors = [], [], []
         return provider
 
     def _new_master_key(self, key_id: Any) -> KMSMasterKey:
@@ -857,15 +942,18 @@ class _ClientKmsKeyProvider(MasterKeyProvider):
         if self.allowed and key not in self.allowed:
             self.refused.append(key)
             raise InvalidKeyIdError(f"{key} is not in key_ids")  # the SDK tries the next one
+        self.tried.append(key)
         master_key = _RecordingKmsMasterKey(key_id=key, client=self.kms)
-        master_key.kms_errors = self.kms_errors
+        master_key.kms_errors, master_key.sdk_errors = self.kms_errors, self.sdk_errors
         return master_key
 
 
 class _RecordingKmsMasterKey(KMSMasterKey):
-    """``KMSMasterKey`` that keeps the KMS ``ClientError`` the SDK replaces by a generic error."""
+    """``KMSMasterKey`` that keeps the errors the SDK replaces by "Unable to decrypt any data
+    key": KMS's ``ClientError`` and the SDK's own checks of the key named in the header."""
 
     kms_errors: list[ClientError]
+    sdk_errors: list[Exception]
 
     def _decrypt_data_key(self, encrypted_data_key, algorithm, encryption_context=None):
         try:
@@ -873,6 +961,8 @@ class _RecordingKmsMasterKey(KMSMasterKey):
         except AWSEncryptionSDKClientError as error:
             if isinstance(error.__cause__, ClientError):
                 self.kms_errors.append(error.__cause__)
+            else:
+                self.sdk_errors.append(error)
             raise
 
 
@@ -917,6 +1007,16 @@ def _sniff_file(src: Path) -> None:
         raise InvalidEnvelope(f"src {str(src)!r} is empty: it holds no encrypted message.")
     if head[0] in (1, 2):
         return
+    sdk_ids = {suite.algorithm_id for suite in Algorithm}
+    if len(head) >= 4 and (
+        int.from_bytes(head[1:3], "big") in sdk_ids  # version 2 layout
+        or (head[1] == 0x80 and int.from_bytes(head[2:4], "big") in sdk_ids)  # version 1
+    ):
+        raise CorruptedHeader(
+            f"The message header is corrupted: its first byte, the message format version, is "
+            f"{head[0]} (AWS Encryption SDK messages have 1 or 2), while the next bytes are a "
+            "known algorithm suite ID. No output file was written."
+        )
     if head[:4] == MAGIC:
         raise InvalidEnvelope(
             "This file holds a course envelope (from encrypt()), not an AWS Encryption SDK "
@@ -949,22 +1049,125 @@ def _sdk_error(
         mapped = _kms_error(cause, operation, key)
         if isinstance(mapped, EnvelopeError):
             return mapped
-    text = str(error)
-    if operation != "Decrypt":
-        return EnvelopeError(f"{operation}: the AWS Encryption SDK failed ({text}).")
-    if "commit" in text.lower():
-        return InvalidEnvelope(
-            f"{operation}: this AWS Encryption SDK message was written without key commitment "
-            f"({text}). kms-course requires it (CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT); "
-            "re-encrypt the data with a committing algorithm suite such as encrypt_file()'s. "
-            "https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/concepts.html"
-            "#key-commitment"
+    return EnvelopeError(f"{operation}: the AWS Encryption SDK failed ({error}).")
+
+
+def _provider_ids(src: Path) -> set[str] | None:
+    """The key provider IDs of the data keys in the header of ``src``, or ``None`` if it does
+    not parse."""
+    try:
+        with open(src, "rb") as source:
+            header, _ = deserialize_header(source, 10)
+        return {
+            (key.key_provider.provider_id.decode("utf-8", "replace")
+             if isinstance(key.key_provider.provider_id, bytes) else key.key_provider.provider_id)
+            for key in header.encrypted_data_keys
+        }
+    except Exception:  # noqa: BLE001 (hostile input: any parsing error means "does not parse")
+        return None
+
+
+def _decrypt_failure(
+    error: Exception,
+    kms: Any,
+    src: Path,
+    provider: _ClientKmsKeyProvider,
+    key_ids: tuple[str, ...],
+    header_verified: bool,
+    *,
+    probe: bool = True,
+) -> EnvelopeError:
+    """The envelope error for a failed ``decrypt_file`` of ``src``.
+
+    The SDK reads a message in order: header (parsed, data key from KMS, key commitment,
+    header tag), then frames. ``header_verified`` tells whether the header passed all of it.
+    """
+    text = f"{type(error).__name__}: {error}"
+    if header_verified:
+        return TamperedCiphertext(
+            f"Decrypt: the message body is changed or truncated: a frame failed "
+            f"authentication, is out of order or missing, or bytes follow the message ({text}). "
+            "No output file was written."
         )
-    if "KMS" in text or "master key" in text.lower() or "data key" in text.lower():
-        return WrongKey(f"{operation}: the data key could not be obtained from KMS ({text}).")
-    return TamperedCiphertext(
-        f"{operation}: the AWS Encryption SDK message is changed, truncated or not a message "
-        f"({type(error).__name__}: {text}). No output file was written."
+    if isinstance(error, ActionNotAllowedError) and probe:
+        # The commitment policy refused the header's algorithm suite. Only a header that
+        # authenticates under its own data key is a message the SDK wrote that way; a changed
+        # algorithm ID (e.g. 0x0478 -> 0x0078) is corruption.
+        return _non_committing_or_corrupted(error, kms, src, key_ids)
+    if provider.refused and not provider.kms_errors:
+        return WrongKey(
+            f"The message's data keys are encrypted under {sorted(set(provider.refused))}, none "
+            f"of them one of the allowed key_ids {list(key_ids)} (if these ARNs look wrong, "
+            "the message's header is corrupted)."
+        )
+    key = ", ".join(dict.fromkeys(provider.tried)) or "named in the message"
+    mapped = _sdk_error(error, "Decrypt", provider.kms_errors, key)
+    if type(mapped) is not EnvelopeError:
+        return mapped  # a KMS error, translated
+    for own in provider.sdk_errors:
+        # The SDK's checks: the header's key ARN names no KMS key, or KMS decrypted the data key
+        # under another key than the header names (moto; AWS KMS refuses that with
+        # IncorrectKeyException): the header does not describe its own data key.
+        if "unexpected key_id" in str(own):
+            return CorruptedHeader(
+                f"Decrypt: the message header is corrupted: the KMS key it names does not match "
+                f"its encrypted data key ({own}). No output file was written."
+            )
+    if isinstance(error, DecryptKeyError):  # no data key could be decrypted, KMS never refused
+        providers = _provider_ids(src)
+        if providers is not None and "aws-kms" not in providers:
+            return WrongKey(
+                f"Decrypt: none of this message's data keys is encrypted under AWS KMS (key "
+                f"provider IDs {sorted(providers)}, KMS's is 'aws-kms'): it was written with "
+                "another key provider, such as a raw AES or RSA key, or its header is corrupted."
+            )
+        return WrongKey(
+            f"Decrypt: the data key could not be obtained from KMS for key {key} ({text}). If "
+            "that key should open it, the message's header is corrupted."
+        )
+    if "Key commitment validation failed" in str(error):
+        return CorruptedHeader(
+            "Decrypt: the message header is corrupted: its key commitment does not match its "
+            "data key, so its message ID or commitment value was changed (or it was crafted to "
+            "decrypt differently under different keys). No output file was written."
+        )
+    return CorruptedHeader(
+        f"Decrypt: the message header is corrupted or this is not an AWS Encryption SDK message "
+        f"({text}). No output file was written."
+    )
+
+
+def _non_committing_or_corrupted(
+    error: Exception, kms: Any, src: Path, key_ids: tuple[str, ...]
+) -> EnvelopeError:
+    """Authenticate the header of ``src`` under a policy that allows non-committing suites.
+
+    Reading ``stream.header`` makes the SDK parse the header, get the data key from KMS and
+    verify the header's authentication tag; no plaintext is produced. If that succeeds the SDK
+    really wrote this message without key commitment: :class:`NonCommittingMessage`.
+    """
+    provider = _ClientKmsKeyProvider.for_client(kms, key_ids)
+    client = aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT,
+        max_encrypted_data_keys=10,
+    )
+    try:
+        with open(src, "rb") as source, client.stream(
+            mode="d", source=source, key_provider=provider
+        ) as stream:
+            algorithm = stream.header.algorithm
+    except Exception as second:  # noqa: BLE001 (hostile input)
+        if isinstance(second, EnvelopeError):
+            return second
+        return _decrypt_failure(second, kms, src, provider, key_ids, False, probe=False)
+    return NonCommittingMessage(
+        f"Decrypt: this AWS Encryption SDK message was written without key commitment "
+        f"(algorithm suite 0x{algorithm.algorithm_id:04X}, {algorithm.name}; its header "
+        "authenticated). kms-course requires commitment "
+        "(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT): re-encrypt the data with a "
+        "committing algorithm suite such as encrypt_file()'s. "
+        "https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/concepts.html"
+        "#key-commitment"
     )
 
 
@@ -1072,7 +1275,10 @@ def decrypt_file(
     _sniff_file(src_path)
     provider = _ClientKmsKeyProvider.for_client(kms, tuple(key_ids))
 
+    verified = []
+
     def check_header(header) -> None:
+        verified.append(True)  # the SDK parsed and authenticated the header
         stored = {
             k: v
             for k, v in header.encryption_context.items()
@@ -1091,9 +1297,6 @@ def decrypt_file(
     except (EnvelopeError, OSError):
         raise
     except Exception as error:  # the SDK lets parsing errors of hostile input escape unwrapped
-        if provider.refused and not provider.kms_errors:
-            raise WrongKey(
-                f"The message's data keys are encrypted under {sorted(set(provider.refused))}, "
-                f"none of them one of the allowed key_ids {list(key_ids)}."
-            ) from error
-        raise _sdk_error(error, "Decrypt", provider.kms_errors) from error
+        raise _decrypt_failure(
+            error, kms, src_path, provider, tuple(key_ids), bool(verified)
+        ) from error
