@@ -15,9 +15,25 @@ Layout in the bucket:
   to 2 KB (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html), while an
   encrypted data key plus key ARN and context approach that, and a second place to keep in step
   would be one more way to lose a document.
-* ``acl/<doc_id>.json``: ``{"owner": ..., "readers": [...]}``, the users allowed to read. It is
-  the application's own access list (not an S3 ACL); :meth:`DocumentStore.get` checks it before
-  calling KMS ``Decrypt``.
+* ``acl/<doc_id>.json``: ``{"owner": ..., "readers": [...], "sha256": ..., "version": ...}``, the
+  users allowed to read and which body they may read. It is the application's own access list
+  (not an S3 ACL); :meth:`DocumentStore.get` checks it before calling KMS ``Decrypt``.
+* ``staging/<doc_id>/<version>``: a new body while it is being put (normally gone again).
+
+**What a failure leaves.** Each S3 ``PutObject`` or ``DeleteObject`` replaces or removes one
+object whole (S3 is strongly consistent, https://aws.amazon.com/s3/consistency/), so the access
+list, one object, is the commit point of every change, and any single failed call leaves either
+the old version readable by the old readers or the new one by the new readers, never a mix:
+
+* ``put``: (1) the new body is written to ``staging/<doc_id>/<version>``; (2) the access list is
+  replaced by one naming the new owner, no readers, the body's SHA-256 and ``version``: from
+  here on the new version is the document; (3) the body is written to ``docs/<doc_id>``;
+  (4) staging copies are deleted. Until (3) succeeds, :meth:`~DocumentStore.get` finds the new
+  body in staging (``docs/<doc_id>``'s SHA-256 differs from the access list's).
+* ``share``: one write of the access list.
+* ``delete``: the access list is deleted first (the document is gone for everyone), then the
+  bodies. A body without an access list (an *orphan*) is never listed or read, and the next
+  ``put`` or ``delete`` of its ID removes it.
 
 Documents stay readable after the KMS key is rotated: rotation keeps every earlier key material,
 and Decrypt picks the right one from the encrypted data key
@@ -26,8 +42,10 @@ and Decrypt picks the right one from the encrypted data key
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import secrets
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -35,11 +53,21 @@ from botocore.exceptions import ClientError
 from kms_course import envelope
 from kms_course.errors import CourseError
 
-__all__ = ["DocumentAccessDenied", "DocumentNotFound", "DocumentStore", "InvalidDocumentId"]
+__all__ = [
+    "CorruptedAccessList",
+    "DocumentAccessDenied",
+    "DocumentNotFound",
+    "DocumentStore",
+    "InvalidDocumentId",
+]
 
 DOCS_PREFIX = "docs/"
 ACL_PREFIX = "acl/"
+STAGING_PREFIX = "staging/"
+_ACL_SUFFIX = ".json"
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+_VERSION = re.compile(r"[0-9a-f]{32}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class DocumentNotFound(CourseError, KeyError):
@@ -57,6 +85,10 @@ class InvalidDocumentId(CourseError, ValueError):
     """A document ID or user name that is not 1-200 of ``A-Z a-z 0-9 . _ -``."""
 
 
+class CorruptedAccessList(CourseError, ValueError):
+    """A document's access list (``acl/<doc_id>.json``) is not one this store wrote."""
+
+
 def _check_name(value: Any, what: str) -> str:
     if not isinstance(value, str) or not _ID.fullmatch(value):
         raise InvalidDocumentId(
@@ -66,8 +98,16 @@ def _check_name(value: Any, what: str) -> str:
     return value
 
 
+def _is_missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")
+
+
 class DocumentStore:
     """Encrypted documents in one S3 bucket, one data key per document.
+
+    Every change is ordered so that a failure of any one S3 or KMS call leaves the store
+    consistent (see the module docstring): the old version for the old readers or the new one
+    for the new readers.
 
     Args:
         kms: a boto3 KMS client (e.g. ``start_sandbox()``).
@@ -87,23 +127,30 @@ class DocumentStore:
     def put(self, doc_id: str, owner: str, data: bytes) -> None:
         """Encrypt ``data`` (bytes, up to 64 MiB) and store it as ``doc_id`` owned by ``owner``.
 
-        Replaces an earlier document with the same ID (and its list of readers).
+        Replaces an earlier document with the same ID and its list of readers (the new version
+        has none). If any call fails, the error is raised and the store holds either the old
+        document, readable by its old readers, or the new one (module docstring).
 
         Raises:
             InvalidDocumentId: bad ``doc_id`` or ``owner``.
             kms_course.envelope.EnvelopeError: from :func:`kms_course.envelope.encrypt`
                 (``NotBytes`` for a ``str``, ``TooLargeForMemory``, ``WrongKey``...).
+            botocore.exceptions.ClientError: an S3 call failed (the store stays consistent).
         """
         _check_name(doc_id, "doc_id")
         _check_name(owner, "owner")
         blob = envelope.encrypt(self.kms, self.key_id, data, self.context(doc_id, owner))
-        self.s3.put_object(
-            Bucket=self.bucket,
-            Key=DOCS_PREFIX + doc_id,
-            Body=blob,
-            ContentType="application/octet-stream",
-        )
-        self._write_acl(doc_id, {"owner": owner, "readers": []})
+        version = secrets.token_hex(16)
+        self._put(self._staging_key(doc_id, version), blob, "application/octet-stream")
+        acl = {
+            "owner": owner,
+            "readers": [],
+            "sha256": hashlib.sha256(blob).hexdigest(),
+            "version": version,
+        }
+        self._write_acl(doc_id, acl)  # the commit point
+        self._put(DOCS_PREFIX + doc_id, blob, "application/octet-stream")
+        self._remove_staging(doc_id)
 
     def get(self, doc_id: str, reader: str) -> bytes:
         """The plaintext of ``doc_id``, if ``reader`` is its owner or it was shared with them.
@@ -111,37 +158,52 @@ class DocumentStore:
         Raises:
             DocumentNotFound: no such document.
             DocumentAccessDenied: ``reader`` may not read it (checked before any KMS call).
+            CorruptedAccessList: its access list is damaged.
             kms_course.envelope.EnvelopeError: the stored object was changed or swapped
                 (``WrongEncryptionContext``, ``TamperedCiphertext``) or KMS refused the key.
         """
         _check_name(reader, "reader")
-        acl = self._read_acl(doc_id)
-        if reader != acl["owner"] and reader not in acl["readers"]:
-            raise DocumentAccessDenied(
-                f"{reader!r} may not read {doc_id!r}: ask its owner {acl['owner']!r} to share it."
-            )
-        try:
-            body = self.s3.get_object(Bucket=self.bucket, Key=DOCS_PREFIX + doc_id)["Body"].read()
-        except ClientError as error:
-            raise self._not_found(doc_id, error) from error
+        for _ in range(3):  # a put may commit between reading the access list and the body
+            acl = self._read_acl(doc_id)
+            if reader != acl["owner"] and reader not in acl["readers"]:
+                raise DocumentAccessDenied(
+                    f"{reader!r} may not read {doc_id!r}: ask its owner {acl['owner']!r} to "
+                    "share it."
+                )
+            body, matches = self._body(doc_id, acl)
+            if matches or self._read_acl(doc_id) == acl:
+                break
         return envelope.decrypt(self.kms, body, self.context(doc_id, acl["owner"]))
 
     def list(self) -> list[dict[str, Any]]:
-        """Every document: ``[{"doc_id": str, "owner": str, "readers": [str, ...]}]``, by ID."""
+        """Every document: ``[{"doc_id": str, "owner": str, "readers": [str, ...]}]``, by ID.
+
+        A document is one with an access list; bodies without one (orphans of a failed put or
+        delete) are not listed.
+
+        Raises:
+            CorruptedAccessList: a document's access list is damaged (the message names it).
+        """
         documents = []
-        paginator = self.s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=DOCS_PREFIX):
-            for item in page.get("Contents", []):
-                doc_id = item["Key"][len(DOCS_PREFIX) :]
-                documents.append({"doc_id": doc_id, **self._read_acl(doc_id)})
+        for key in self._keys(ACL_PREFIX):
+            name = key[len(ACL_PREFIX) :]
+            if not name.endswith(_ACL_SUFFIX) or not _ID.fullmatch(name[: -len(_ACL_SUFFIX)]):
+                continue  # not written by this store
+            doc_id = name[: -len(_ACL_SUFFIX)]
+            try:
+                acl = self._read_acl(doc_id)
+            except DocumentNotFound:
+                continue  # deleted meanwhile
+            documents.append({"doc_id": doc_id, "owner": acl["owner"], "readers": acl["readers"]})
         return sorted(documents, key=lambda d: d["doc_id"])
 
     def share(self, doc_id: str, with_user: str) -> None:
-        """Allow ``with_user`` to read ``doc_id`` (idempotent).
+        """Allow ``with_user`` to read ``doc_id`` (idempotent); one write of the access list.
 
         Raises:
             DocumentNotFound: no such document.
             InvalidDocumentId: bad user name.
+            CorruptedAccessList: its access list is damaged.
         """
         _check_name(with_user, "with_user")
         acl = self._read_acl(doc_id)
@@ -150,34 +212,130 @@ class DocumentStore:
             self._write_acl(doc_id, acl)
 
     def delete(self, doc_id: str) -> None:
-        """Delete ``doc_id`` and its list of readers.
+        """Delete ``doc_id``, its list of readers and every stored copy of its body.
+
+        The access list goes first: after that the document is gone for every reader, even if
+        removing a body then fails (the next ``put`` or ``delete`` of ``doc_id`` removes it).
+        Works on a document whose access list is damaged, and removes orphan bodies of a
+        ``doc_id`` that has no access list before raising :class:`DocumentNotFound`.
 
         Raises:
             DocumentNotFound: no such document.
+            InvalidDocumentId: bad ``doc_id``.
         """
-        self._read_acl(doc_id)
+        _check_name(doc_id, "doc_id")
+        exists = self._exists(self._acl_key(doc_id))
+        if exists:
+            self.s3.delete_object(Bucket=self.bucket, Key=self._acl_key(doc_id))  # the commit
         self.s3.delete_object(Bucket=self.bucket, Key=DOCS_PREFIX + doc_id)
-        self.s3.delete_object(Bucket=self.bucket, Key=f"{ACL_PREFIX}{doc_id}.json")
+        self._remove_staging(doc_id)
+        if not exists:
+            raise DocumentNotFound(f"No document {doc_id!r} in bucket {self.bucket!r}.")
+
+    # --- bodies ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _staging_key(doc_id: str, version: str) -> str:
+        return f"{STAGING_PREFIX}{doc_id}/{version}"
+
+    def _put(self, key: str, body: bytes, content_type: str) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+
+    def _get(self, key: str) -> bytes | None:
+        try:
+            return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            if _is_missing(error):
+                return None
+            raise
+
+    def _exists(self, key: str) -> bool:
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _is_missing(error):
+                return False
+            raise
+        return True
+
+    def _keys(self, prefix: str) -> list[str]:
+        paginator = self.s3.get_paginator("list_objects_v2")
+        return [
+            item["Key"]
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+            for item in page.get("Contents", [])
+        ]
+
+    def _body(self, doc_id: str, acl: dict) -> tuple[bytes, bool]:
+        """``(body, matches)``: the body the access list names, ``docs/<doc_id>`` if its
+        SHA-256 matches, else the staged copy of a put that failed after its commit; else
+        ``docs/<doc_id>`` as it is, ``matches`` false (decrypt then says what is wrong)."""
+        body = self._get(DOCS_PREFIX + doc_id)
+        if "sha256" not in acl:  # written before access lists named their body
+            matches = body is not None
+        else:
+            matches = body is not None and hashlib.sha256(body).hexdigest() == acl["sha256"]
+            if not matches:
+                staged = self._get(self._staging_key(doc_id, acl["version"]))
+                if staged is not None and hashlib.sha256(staged).hexdigest() == acl["sha256"]:
+                    return staged, True
+        if body is None:
+            raise DocumentNotFound(
+                f"Document {doc_id!r} has an access list but no body in bucket {self.bucket!r}: "
+                "it was removed outside this store; put it again or delete it."
+            )
+        return body, matches
+
+    def _remove_staging(self, doc_id: str) -> None:
+        """Delete the staged bodies of ``doc_id`` (after a put's commit, or on delete)."""
+        for key in self._keys(f"{STAGING_PREFIX}{doc_id}/"):
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
 
     # --- access lists ---------------------------------------------------------------------
 
+    @staticmethod
+    def _acl_key(doc_id: str) -> str:
+        return f"{ACL_PREFIX}{doc_id}{_ACL_SUFFIX}"
+
     def _write_acl(self, doc_id: str, acl: dict) -> None:
-        self.s3.put_object(
-            Bucket=self.bucket,
-            Key=f"{ACL_PREFIX}{doc_id}.json",
-            Body=json.dumps(acl, sort_keys=True).encode("utf-8"),
-            ContentType="application/json",
+        self._put(
+            self._acl_key(doc_id), json.dumps(acl, sort_keys=True).encode("utf-8"), "application/json"
         )
 
     def _read_acl(self, doc_id: str) -> dict:
         _check_name(doc_id, "doc_id")
+        raw = self._get(self._acl_key(doc_id))
+        if raw is None:
+            raise DocumentNotFound(f"No document {doc_id!r} in bucket {self.bucket!r}.")
         try:
-            body = self.s3.get_object(Bucket=self.bucket, Key=f"{ACL_PREFIX}{doc_id}.json")
-        except ClientError as error:
-            raise self._not_found(doc_id, error) from error
-        return json.loads(body["Body"].read())
+            acl = json.loads(raw.decode("utf-8"))
+            problem = _acl_problem(acl)
+        except (UnicodeDecodeError, ValueError):
+            problem = "it is not JSON text"
+        if problem:
+            raise CorruptedAccessList(
+                f"The access list of document {doc_id!r} (s3://{self.bucket}/"
+                f"{self._acl_key(doc_id)}) is damaged: {problem}. Its owner is also recorded in "
+                f"the body's encryption context (envelope.to_json of docs/{doc_id}); "
+                "delete(doc_id) removes the document so it can be put again."
+            )
+        return acl
 
-    def _not_found(self, doc_id: str, error: ClientError) -> Exception:
-        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            return DocumentNotFound(f"No document {doc_id!r} in bucket {self.bucket!r}.")
-        return error
+
+def _acl_problem(acl: Any) -> str:
+    """What is wrong with a parsed access list, or ``""``."""
+    if not isinstance(acl, dict):
+        return f"it is a JSON {type(acl).__name__}, not an object"
+    owner, readers = acl.get("owner"), acl.get("readers")
+    if not isinstance(owner, str) or not _ID.fullmatch(owner):
+        return f"its owner {owner!r} is not a user name"
+    if not isinstance(readers, list) or not all(
+        isinstance(r, str) and _ID.fullmatch(r) for r in readers
+    ):
+        return f"its readers {readers!r} are not a list of user names"
+    if "sha256" in acl or "version" in acl:  # written by put; older access lists have neither
+        if not (isinstance(acl.get("sha256"), str) and _SHA256.fullmatch(acl["sha256"])):
+            return "its body checksum (sha256) is malformed"
+        if not (isinstance(acl.get("version"), str) and _VERSION.fullmatch(acl["version"])):
+            return "its version is malformed"
+    return ""
