@@ -656,7 +656,10 @@ class StateStore:
                 f"The saved server data {self.path} cannot be loaded ({type(error).__name__}: {error}); "
                 "`kms-course server reset` starts empty (the keys in it are lost)."
             ) from None
-        self._digest, self._last = hashlib.blake2b(data, digest_size=16).digest(), data
+        # Compare later snapshots with what this memory pickles to (a loaded object may pickle to
+        # other bytes than the file's), so that a request changing nothing writes nothing.
+        self._last = data
+        self._digest = hashlib.blake2b(self.snapshot(), digest_size=16).digest()
         return count
 
     def rollback(self) -> None:
@@ -666,6 +669,7 @@ class StateStore:
         moto_api_backend.reset()
         if self._last is not None:
             self._restore(self._last)
+        self._digest = hashlib.blake2b(self.snapshot(), digest_size=16).digest()
 
     @staticmethod
     def _restore(data: bytes) -> int:
@@ -717,7 +721,7 @@ class PersistentApp:
     saved (:class:`StateStore`) before the answer leaves. Also answers :data:`IDENTITY_PATH`.
 
     A failed save (e.g. disk full) puts the data back to the last saved state and answers
-    HTTP 503 with a JSON ``{"__type": "KMSInternalException", "message": ...}``.
+    HTTP 500 (``KMSInternalException`` or S3's ``InternalError``) saying so.
     """
 
     def __init__(self, app: Any, store: StateStore, token: str):
@@ -754,13 +758,25 @@ class PersistentApp:
                     message = (f"The course server could not save its data ({error.strerror or error}); "
                                "nothing was changed. Free some disk space and try again.")
                     print(f"kms-course server: {message}", file=sys.stderr)
-                    body = json.dumps({"__type": "KMSInternalException", "message": message}).encode()
-                    start_response("503 Service Unavailable", [
-                        ("Content-Type", "application/x-amz-json-1.1"),
-                        ("Content-Length", str(len(body)))])
-                    return [body]
+                    return _internal_error(environ, start_response, message)
         start_response(*captured)
         return chunks
+
+
+def _internal_error(environ: dict, start_response: Any, message: str) -> list[bytes]:
+    """HTTP 500 in the request's protocol: KMS's JSON ``KMSInternalException``, else S3's XML
+    ``InternalError`` (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html)."""
+    from xml.sax.saxutils import escape
+
+    if environ.get("HTTP_X_AMZ_TARGET"):
+        body = json.dumps({"__type": "KMSInternalException", "message": message}).encode()
+        kind = "application/x-amz-json-1.1"
+    else:
+        body = (f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>InternalError</Code>"
+                f"<Message>{escape(message)}</Message></Error>").encode()
+        kind = "application/xml"
+    start_response("500 Internal Server Error", [("Content-Type", kind), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def serve(port: int, host: str = HOST, state: str | Path | None = None) -> None:
