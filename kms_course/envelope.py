@@ -1294,8 +1294,8 @@ def decrypt_file(
 
     try:
         atomic_write(dst_path, write, sync=False)
-    except (EnvelopeError, OSError):
-        raise
+    except (EnvelopeError, OSError, MemoryError, RecursionError):
+        raise  # ours, the files', or out of resources: not a verdict on the message
     except Exception as error:  # the SDK lets parsing errors of hostile input escape unwrapped
         raise _decrypt_failure(
             error, kms, src_path, provider, tuple(key_ids), bool(verified)
