@@ -34,9 +34,9 @@ def check_out(out: Path) -> Path:
     """
     import tempfile
 
-    if out.exists() and not out.is_dir():
-        raise CourseError(f"OUT {out} is a file, not a folder: pass a folder for the student notebooks.")
     try:
+        if out.exists() and not out.is_dir():
+            raise CourseError(f"OUT {out} is a file, not a folder: pass a folder for the student notebooks.")
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
             pass
