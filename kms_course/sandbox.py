@@ -75,6 +75,7 @@ class _State:
     endpoint_url: str | None = None
     generation: int = 0
     mock: Any = None
+    starting: str | None = None  # the backend being started, while start_sandbox runs
 
 
 _STATE = _State()
@@ -130,12 +131,16 @@ def start_sandbox(backend: str | None = None, region: str | None = None, *, quie
         if region is not None or _STATE.backend is None:
             _check_region(region or os.environ.get(ENV_REGION), chosen)
         if _STATE.backend is None:
-            if chosen == "moto":
-                _start_moto(region)
-            elif chosen == "moto-server":
-                _start_moto_server(region)
-            else:
-                _start_aws(region)
+            _STATE.starting = chosen
+            try:
+                if chosen == "moto":
+                    _start_moto(region)
+                elif chosen == "moto-server":
+                    _start_moto_server(region)
+                else:
+                    _start_aws(region)
+            finally:
+                _STATE.starting = None
             _STATE.generation += 1
         elif region and region != _STATE.region:
             raise SandboxError(
@@ -368,7 +373,7 @@ _saved_container_settings: dict[str, str] = {}
 
 
 def _intended_backend() -> str:
-    return _STATE.backend or (os.environ.get(ENV_BACKEND) or "moto").strip().lower()
+    return _STATE.backend or _STATE.starting or (os.environ.get(ENV_BACKEND) or "moto").strip().lower()
 
 
 def _block_instance_metadata() -> None:

@@ -213,3 +213,139 @@ def test_aws_backend_without_credentials_is_a_clear_error(tmp_path):
         env=clean_env(HOME=str(tmp_path), AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent", AWS_EC2_METADATA_DISABLED="true"),
     )
     assert "none were found" in result.stdout
+
+
+SPY = """
+import json, socket, ipaddress
+dialed = []
+def _host(address):
+    return address[0] if isinstance(address, tuple) else str(address)
+def _refuse_non_loopback(address):
+    host = _host(address)
+    dialed.append(host)
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise ConnectionRefusedError(f"spy: refused {host}")  # never really dialed
+original_connect = socket.socket.connect
+def connect(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _refuse_non_loopback(address)
+    return original_connect(self, address)
+socket.socket.connect = connect
+original_create_connection = socket.create_connection
+def create_connection(address, *args, **kwargs):
+    _refuse_non_loopback(address)
+    return original_create_connection(address, *args, **kwargs)
+socket.create_connection = create_connection
+"""
+
+
+def _off_machine(dialed):
+    import ipaddress
+
+    def loopback(host):
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return host == "localhost"
+
+    return [h for h in dialed if not loopback(h)]
+
+
+def test_client_created_before_setup_never_dials_instance_metadata(tmp_path):
+    """Bug: a client created before the setup cell connected to 169.254.169.254 (botocore's
+    instance-metadata credential provider) twice before the SandboxError."""
+    result = run_python(
+        SPY + """
+import boto3
+import kms_course
+early = boto3.client("kms", region_name="us-east-1")
+from kms_course import start_sandbox, SandboxError
+start_sandbox(quiet=True)
+try:
+    early.list_keys()
+except SandboxError as e:
+    print("SandboxError:", e)
+boto3.client("kms").list_keys()
+print(json.dumps(dialed))
+""",
+        env=clean_env(HOME=str(tmp_path)),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "created before the sandbox started" in result.stdout
+    assert _off_machine(json.loads(result.stdout.splitlines()[-1])) == []
+
+
+def test_container_credential_endpoint_is_not_dialed_in_a_sandbox(tmp_path):
+    result = run_python(
+        SPY + """
+import boto3, kms_course
+early = boto3.client("kms", region_name="us-east-1")
+print(json.dumps(dialed))
+""",
+        env=clean_env(HOME=str(tmp_path), AWS_CONTAINER_CREDENTIALS_FULL_URI="http://10.9.8.7/creds"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert _off_machine(json.loads(result.stdout.splitlines()[-1])) == []
+
+
+def test_non_loopback_server_url_is_refused_before_connecting(tmp_path):
+    """Bug: a non-loopback KMS_COURSE_SERVER_URL was contacted."""
+    result = run_python(
+        SPY + """
+from kms_course import start_sandbox, SandboxError
+try:
+    start_sandbox("moto-server")
+except SandboxError as e:
+    print(e)
+print(json.dumps(dialed))
+""",
+        env=clean_env(HOME=str(tmp_path), KMS_COURSE_SERVER_URL="http://10.255.255.1:5000"),
+    )
+    assert result.returncode == 0, result.stderr
+    message, dialed = result.stdout.splitlines()
+    assert "KMS_COURSE_SERVER_URL='http://10.255.255.1:5000' is not a loopback address" in message
+    assert json.loads(dialed) == []
+
+
+def test_aws_backend_still_may_use_instance_metadata(tmp_path):
+    # The guard turns instance metadata off only for the sandbox backends: with the aws backend
+    # the credential chain still asks it (the spy refuses the dial, so nothing leaves).
+    result = run_python(
+        SPY + """
+import os, kms_course
+from kms_course import sandbox
+before = os.environ.get("AWS_EC2_METADATA_DISABLED")
+try:
+    sandbox.start_sandbox("aws", region="us-east-1")
+except sandbox.SandboxError:
+    pass
+print(before, os.environ.get("AWS_EC2_METADATA_DISABLED"))
+print(json.dumps(dialed))
+""",
+        env=clean_env(HOME=str(tmp_path), AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent"),
+    )
+    assert result.returncode == 0, result.stderr
+    flags, dialed = result.stdout.splitlines()[-2:]
+    assert flags.split() == ["true", "None"]
+    assert "169.254.169.254" in json.loads(dialed)
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"backend": 123}, "backend must be a string"),
+        ({"backend": ["moto"]}, "backend must be a string"),
+        ({"region": "mars-1"}, "Unknown AWS Region 'mars-1'"),
+        ({"region": 42}, "region must be a string"),
+    ],
+)
+def test_bad_arguments_are_one_line_sandbox_errors(kwargs, words):
+    """Bug: start_sandbox(backend=123) gave AttributeError and a made-up Region a
+    KMSInternalException."""
+    with pytest.raises(sandbox.SandboxError, match=words) as caught:
+        sandbox.start_sandbox(**kwargs)
+    assert "\n" not in str(caught.value)
