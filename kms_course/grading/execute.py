@@ -23,6 +23,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
 from kms_course.exercises import Verdict
+from kms_course.grading.zygote import JailSpec
 from kms_course.grading.limits import (
     CELL_TIMEOUT,
     MAX_CELL_OUTPUT,
@@ -130,6 +131,7 @@ def execute(
     max_total_output: int = MAX_TOTAL_OUTPUT,
     kernel_name: str = "python3",
     fast_kernels: bool = True,
+    jail: JailSpec | None = None,
 ) -> ExecutionReport:
     """Run ``nb`` in a new kernel and return the verdicts decided at each exercise's probe.
 
@@ -147,6 +149,9 @@ def execute(
         kernel_name: Jupyter kernel spec name.
         fast_kernels: fork the kernel from this process's zygote (:mod:`.zygote`) instead of
             starting a new Python.
+        jail: run the kernel in the jail this describes (:mod:`.jail`); ``cwd`` and ``env``
+            are then the kernel's view inside it. Every process of the jail is gone when this
+            returns.
 
     A kernel that fails to start (before any cell ran, so none of the student's code ran) is
     replaced by a second one; only if that fails too does the report say ``kernel-failed``.
@@ -182,14 +187,18 @@ def execute(
         else:
             report.other_errors.append(f"cell {cell_index}: {error}")
 
-    from kms_course.grading.zygote import IpcKernelManager, ZygoteKernelManager
+    from kms_course.grading.zygote import IpcKernelManager, ZygoteKernelManager, jailed
 
     cells_started: list[int] = []
+    if jail is not None:
+        manager_class = jailed(jail)
+    else:
+        manager_class = ZygoteKernelManager if fast_kernels else IpcKernelManager
 
     def new_client() -> GradingClient:
         return GradingClient(
             graded,
-            kernel_manager_class=ZygoteKernelManager if fast_kernels else IpcKernelManager,
+            kernel_manager_class=manager_class,
             max_cell_output=max_cell_output,
             max_total_output=max_total_output,
             timeout=max(1, int(round(cell_timeout))),
@@ -216,6 +225,8 @@ def execute(
         finally:
             if client.km is not None and await _maybe_await(client.km.is_alive()):
                 await _maybe_await(client.km.shutdown_kernel(now=True))
+            if isinstance(client.km, ZygoteKernelManager):
+                client.km.close_jail()  # also when the kernel died: its leftovers go with it
 
     for attempt in (1, 2):
         client = new_client()

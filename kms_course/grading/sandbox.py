@@ -1,17 +1,25 @@
 """The sandbox a grading worker owns: a course moto server in the worker's own process.
 
-The student's kernel talks to this server over loopback (``KMS_COURSE_BACKEND=moto-server``),
-so the sandbox's data lives in the grader's process, out of reach of the student's code: a kernel
-can change it only by calling KMS. moto's control endpoints (``/moto-api/...``: reset, seed,
-state transitions, recorder; https://docs.getmoto.org/en/latest/docs/server_mode.html) are refused
-to the kernel; the grader resets the data in-process between submissions.
+The student's kernel talks to this server (``KMS_COURSE_BACKEND=moto-server``), so the sandbox's
+data lives in the grader's process, out of reach of the student's code: a kernel can change it
+only by calling KMS. A jailed kernel (:mod:`kms_course.grading.jail`) reaches it only through a
+Unix socket made for its submission alone (:meth:`GradingServer.channel`), which its jail relays
+to ``127.0.0.1:4566``; an unjailed one (``--no-jail``) over loopback TCP. moto's control
+endpoints (``/moto-api/...``: reset, seed, state transitions, recorder;
+https://docs.getmoto.org/en/latest/docs/server_mode.html) are refused to the kernel; the grader
+resets the data in-process between submissions. What one submission may send is limited
+(:class:`GuardedApp`), so it cannot grow the grader's memory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import tempfile
 import threading
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
@@ -25,18 +33,66 @@ FAKE_CREDENTIALS = {
 }
 
 
+MiB = 1024 * 1024
+
+
 class GuardedApp:
-    """WSGI wrapper refusing moto's control API (any path containing ``moto-api``) with 403.
+    """WSGI wrapper refusing moto's control API (any path containing ``moto-api``) with 403, and
+    requests past the submission's storage budget with 413.
 
     ``GET /moto-api/data.json`` answers ``{}`` (status 200) without reaching moto: it is the
     liveness probe ``kms_course.server.answers`` uses, and must not reveal data.
+
+    Args:
+        app: the course's moto WSGI app.
+        max_request: bytes one request body may hold.
+        max_total: bytes all request bodies may hold together between two :meth:`new_budget`
+            calls (one submission). A body without ``Content-Length`` (chunked) is refused (411).
     """
 
-    def __init__(self, app: Any):
+    def __init__(self, app: Any, max_request: int = 16 * MiB, max_total: int = 128 * MiB):
         self.app = app
         self.refused = 0
+        self.max_request = max_request
+        self.max_total = max_total
+        self.received = 0
+        self._lock = threading.Lock()
+
+    def new_budget(self, max_request: int | None = None, max_total: int | None = None) -> None:
+        """Start a new submission's budget (and optionally change its limits, bytes)."""
+        with self._lock:
+            self.received = 0
+            self.max_request = max_request or self.max_request
+            self.max_total = max_total or self.max_total
+
+    @staticmethod
+    def _answer(start_response: Any, status: str, message: str) -> list[bytes]:
+        start_response(status, [("Content-Type", "application/json")])
+        return [json.dumps({"message": message}).encode()]
+
+    def _over_budget(self, environ: dict, start_response: Any) -> list[bytes] | None:
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        try:
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            size = -1
+        if chunked or size < 0:
+            return self._answer(start_response, "411 Length Required",
+                                "The grading sandbox needs a Content-Length on every request.")
+        with self._lock:
+            if size > self.max_request or self.received + size > self.max_total:
+                return self._answer(
+                    start_response, "413 Request Entity Too Large",
+                    f"The grading sandbox takes at most {self.max_request // MiB} MiB per request "
+                    f"and {self.max_total // MiB} MiB per submission.",
+                )
+            self.received += size
+        return None
 
     def __call__(self, environ: dict, start_response: Any):
+        refused = self._over_budget(environ, start_response)
+        if refused is not None:
+            return refused
         path = unquote(unquote(environ.get("PATH_INFO", ""))).lower()
         host = environ.get("HTTP_HOST", "").lower()
         if "moto-api" in path or "moto_api" in host or "motoapi" in host:
@@ -68,32 +124,37 @@ class GradingServer:
     def start(self) -> GradingServer:
         """Start serving (idempotent). Returns self."""
         if self._httpd is None:
-            from moto.moto_server.werkzeug_app import MotoRequestHandler
-            from werkzeug.serving import make_server
-
-            class QuietHandler(MotoRequestHandler):
-                def log_request(self, *args: Any, **kwargs: Any) -> None:
-                    pass
-
             self.app = GuardedApp(server.make_app())
-            self._httpd = make_server(
-                server.HOST, self.port, self.app, threaded=True, request_handler=QuietHandler
-            )
-            threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+            self._httpd = _serve(server.HOST, self.port, self.app)
         return self
 
     def close(self) -> None:
         """Stop serving."""
         if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
+            _stop(self._httpd)
             self._httpd = None
 
-    def reset(self) -> None:
-        """Empty the sandbox in-process (moto's backend reset), between two submissions."""
+    @contextlib.contextmanager
+    def channel(self) -> Iterator[str]:
+        """A Unix socket to this server for one submission's jail: its path, removed (and the
+        listener closed) on exit, so no later submission can reach it."""
+        folder = tempfile.mkdtemp(prefix="kms-chan-")
+        path = os.path.join(folder, "sandbox.sock")
+        httpd = _serve(f"unix://{path}", 0, self.app)
+        try:
+            yield path
+        finally:
+            _stop(httpd)
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def reset(self, max_request: int | None = None, max_total: int | None = None) -> None:
+        """Empty the sandbox in-process (moto's backend reset) and start a new storage budget
+        (bytes; see :class:`GuardedApp`), between two submissions."""
         from moto.moto_api._internal.models import moto_api_backend
 
         moto_api_backend.reset()
+        if self.app is not None:
+            self.app.new_budget(max_request, max_total)
 
     def kms(self):
         """A boto3 KMS client of the grader on this server, for running checks.
@@ -109,22 +170,32 @@ class GradingServer:
         sandbox.start_sandbox(backend="moto-server", region=self.region, quiet=True)
         return sandbox.kms_client()
 
-    def kernel_env(self, home: str) -> dict[str, str]:
+    def kernel_env(self, home: str, jailed: bool = False) -> dict[str, str]:
         """Environment for the student's kernel: this server, fake credentials, no AWS settings.
 
         Args:
             home: a fresh folder for the kernel's ``KMS_COURSE_HOME``.
+            jailed: the kernel runs in a jail (:mod:`kms_course.grading.jail`): it gets only
+                what Python and the course need, none of the grader's environment, and reaches
+                the server through its jail's relay.
         """
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("AWS_", "KMS_COURSE_", "BOTO"))
-        }
+        from kms_course.grading import jail
+
+        if jailed:
+            keep = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "VIRTUAL_ENV")
+            env = {k: v for k, v in os.environ.items() if k in keep}
+            env.update({"HOME": jail.HOME, "TMPDIR": "/tmp"})
+        else:
+            env = {
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("AWS_", "KMS_COURSE_", "BOTO"))
+            }
         env.update(FAKE_CREDENTIALS)
         env.update(
             {
                 "KMS_COURSE_BACKEND": "moto-server",
-                "KMS_COURSE_SERVER_URL": self.url,
+                "KMS_COURSE_SERVER_URL": jail.RELAY_URL if jailed else self.url,
                 "KMS_COURSE_REGION": self.region,
                 "KMS_COURSE_HOME": home,
                 "KMS_COURSE_GRADING": "1",
@@ -135,3 +206,23 @@ class GradingServer:
             }
         )
         return env
+
+
+def _serve(host: str, port: int, app: Any):
+    """A threaded werkzeug server for ``app`` on ``host:port`` (``unix://PATH`` for a Unix
+    socket, https://werkzeug.palletsprojects.com/en/stable/serving/), serving in a thread."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    class QuietHandler(MotoRequestHandler):
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    httpd = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+def _stop(httpd: Any) -> None:
+    httpd.shutdown()
+    httpd.server_close()

@@ -15,8 +15,10 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from kms_course.exercises import Verdict, run_check
+from kms_course.exercises import CATALOGUE_ENV, Verdict, catalogue, run_check
 from kms_course.grading import execute as execution
+from kms_course.grading.jail import HOME as JAIL_HOME
+from kms_course.grading.jail import MiB, JailLimits, python_trees, secret_paths
 from kms_course.grading.masters import Master, cached_masters
 from kms_course.grading.submissions import (
     identify_lesson,
@@ -40,16 +42,27 @@ class GradeConfig:
     #: why ``lesson`` is set: "option" (--lesson) or "class" (the class's lesson, see
     #: :mod:`kms_course.grading.class_lesson`); it only changes the wrong-lesson message
     lesson_by: str = "option"
+    #: run each kernel in its own jail (:mod:`kms_course.grading.jail`); ``validate`` runs the
+    #: instructor's own masters, which call the checks in the kernel, unjailed
+    jail: bool = True
+    limits: JailLimits = JailLimits()
+    #: paths no jail may see even inside a visible folder (``--out``, the submissions)
+    hidden: tuple[str, ...] = ()
 
 
 class _Worker:
     def __init__(self, config: GradeConfig):
+        from kms_course.grading.masters import default_folder
         from kms_course.grading.sandbox import GradingServer
 
         self.config = config
         self.masters = cached_masters(config.masters)
         self.server = GradingServer().start()
         self.kms = self.server.kms()
+        masters_folder = config.masters or default_folder()
+        self.trees = tuple(map(str, python_trees()))
+        self.secrets = tuple(map(str, secret_paths([masters_folder, *config.hidden])))
+        self.catalogue = catalogue()
 
 
 _WORKER: _Worker | None = None
@@ -165,21 +178,31 @@ def _run(w: _Worker, master: Master, nb) -> dict[str, Any]:
         for c in graded.cells
         if "submitted" in (c.metadata.get("kms_course") or {})
     }
-    w.server.reset()
+    limits = w.config.limits
+    w.server.reset(limits.sandbox_request_mib * MiB, limits.sandbox_total_mib * MiB)
+    options = dict(
+        cell_timeout=w.config.cell_timeout,
+        submission_timeout=w.config.submission_timeout,
+        max_cell_output=w.config.max_cell_output,
+        max_total_output=w.config.max_total_output,
+        keep_checks=w.config.keep_checks,
+    )
+    decide = lambda ex, values: run_check(ex, w.kms, values)  # noqa: E731
+    if w.config.jail:
+        with w.server.channel() as socket_path:
+            spec = execution.JailSpec(socket_path, limits, w.trees, w.secrets)
+            report = execution.execute(
+                graded, master.answers(), decide,
+                env={**w.server.kernel_env(f"{JAIL_HOME}/.kms-course", jailed=True),
+                     CATALOGUE_ENV: w.catalogue},
+                cwd=JAIL_HOME, jail=spec, **options,
+            )
+        return summarize(master, report, submitted)
     home = tempfile.mkdtemp(prefix="kms-grade-home-")
     cwd = tempfile.mkdtemp(prefix="kms-grade-cwd-")
     try:
         report = execution.execute(
-            graded,
-            master.answers(),
-            lambda ex, values: run_check(ex, w.kms, values),
-            env=w.server.kernel_env(home),
-            cwd=cwd,
-            cell_timeout=w.config.cell_timeout,
-            submission_timeout=w.config.submission_timeout,
-            max_cell_output=w.config.max_cell_output,
-            max_total_output=w.config.max_total_output,
-            keep_checks=w.config.keep_checks,
+            graded, master.answers(), decide, env=w.server.kernel_env(home), cwd=cwd, **options
         )
     finally:
         shutil.rmtree(home, ignore_errors=True)

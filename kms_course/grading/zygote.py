@@ -24,11 +24,15 @@ import subprocess
 import sys
 import tempfile
 import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import default
+
+from kms_course.grading import jail
 
 #: What the zygote imports before forking: what every kernel imports anyway (ipykernel, boto3,
 #: the course package) and what lesson cells import (display helpers, widgets, crypto).
@@ -65,32 +69,50 @@ class Zygote:
 
     def _start(self) -> subprocess.Popen:
         if self._proc is None or self._proc.poll() is not None:
+            # -I: no current folder, user site or PYTHON* settings in sys.path (a jailed kernel
+            # sees only the Python installation and the package); a clean environment, since a
+            # forked kernel's /proc/self/environ shows the zygote's.
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "kms_course.grading.zygote"],
+                [sys.executable, "-I", "-m", "kms_course.grading.zygote"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 text=True,
+                cwd="/",
+                env=_zygote_env(),
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
             ready = self._proc.stdout.readline()
             if ready.strip() != "ready":
                 raise RuntimeError("the kernel zygote did not start")
         return self._proc
 
-    def spawn(self, argv: list[str], env: dict[str, str], cwd: str) -> int:
+    def spawn(
+        self, argv: list[str], env: dict[str, str], cwd: str, jail: dict[str, Any] | None = None
+    ) -> int:
         """Fork a kernel running ``ipykernel_launcher argv`` with ``env`` in ``cwd``; its pid.
 
+        Args:
+            argv: the kernel's arguments (after ``ipykernel_launcher``).
+            env: its whole environment.
+            cwd: its working folder (inside the jail when ``jail`` is given).
+            jail: ``{"holder": pid, "uid": uid, "limits": JailLimits fields}``: the kernel
+                joins the jail whose relay process is ``pid`` as user ``uid``
+                (:func:`kms_course.grading.jail.enter`).
+
         Raises:
-            RuntimeError: the zygote died and could not be restarted.
+            RuntimeError: the zygote died and could not be restarted, or the kernel could not
+                join its jail (the message says why).
         """
+        request = {"argv": argv, "env": env, "cwd": cwd, "jail": jail}
         with self._lock:
             proc = self._start()
-            proc.stdin.write(json.dumps({"argv": argv, "env": env, "cwd": cwd}) + "\n")
+            proc.stdin.write(json.dumps(request) + "\n")
             proc.stdin.flush()
             line = proc.stdout.readline()
         if not line.strip().isdigit():
-            raise RuntimeError("the kernel zygote did not answer")
+            raise RuntimeError(f"the kernel zygote did not start a kernel: {line.strip() or 'no answer'}")
         return int(line)
 
     def close(self) -> None:
@@ -149,14 +171,42 @@ class _ForkedProcess:
 
 
 class ZygoteProvisioner(LocalProvisioner):
-    """A ``LocalProvisioner`` whose kernel process comes from the worker's zygote."""
+    """A ``LocalProvisioner`` whose kernel process comes from the worker's zygote, inside a jail
+    of its own when the kernel manager has a ``jail_spec`` (:func:`jailed`)."""
+
+    _jail: jail.Jail | None = None
+
+    def close_jail(self) -> None:
+        """End the kernel's jail, and with it every process in it (safe to call twice)."""
+        if self._jail is not None:
+            self._jail.close()
+            self._jail = None
+
+    async def kill(self, restart: bool = False) -> None:
+        await super().kill(restart)
+        self.close_jail()
+
+    async def cleanup(self, restart: bool = False) -> None:
+        await super().cleanup(restart)
+        self.close_jail()
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
         env = {str(k): str(v) for k, v in (kwargs.get("env") or os.environ).items()}
         cwd = str(kwargs.get("cwd") or os.getcwd())
         # cmd is [python, -m, ipykernel_launcher, -f, file, ...]: keep what follows the module
         argv = cmd[cmd.index("ipykernel_launcher") + 1 :] if "ipykernel_launcher" in cmd else cmd[1:]
-        pid = _ZYGOTE.spawn(argv, env, cwd)
+        spec = getattr(self.parent, "jail_spec", None)
+        jail_request = None
+        if spec is not None:
+            self._jail = spec.open(self.parent.ipc_dir)
+            jail_request = {"holder": self._jail.holder_pid, "uid": self._jail.uid,
+                            "limits": asdict(spec.limits)}
+            cwd = jail.HOME
+        try:
+            pid = _ZYGOTE.spawn(argv, env, cwd, jail_request)
+        except BaseException:
+            self.close_jail()
+            raise
         self.process = _ForkedProcess(pid)
         self.pid = pid
         self.pgid = pid  # the kernel calls setsid(): its own process group
@@ -194,7 +244,15 @@ class IpcKernelManager(AsyncKernelManager):
 
 
 class ZygoteKernelManager(IpcKernelManager):
-    """An :class:`IpcKernelManager` that starts its kernel through the zygote."""
+    """An :class:`IpcKernelManager` that starts its kernel through the zygote (in a jail when
+    :attr:`jail_spec` is set; see :func:`jailed`)."""
+
+    jail_spec: JailSpec | None = None
+
+    def close_jail(self) -> None:
+        """End this kernel's jail, if it has one (every process in it is killed)."""
+        if isinstance(self.provisioner, ZygoteProvisioner):
+            self.provisioner.close_jail()
 
     async def _async_pre_start_kernel(self, **kw: Any):
         if self.provisioner is None:
@@ -202,6 +260,38 @@ class ZygoteKernelManager(IpcKernelManager):
                 kernel_id=self.kernel_id or kw.get("kernel_id") or "", kernel_spec=self.kernel_spec, parent=self
             )
         return await super()._async_pre_start_kernel(**kw)
+
+
+@dataclass(frozen=True)
+class JailSpec:
+    """What a jailed kernel may see and use: see :class:`kms_course.grading.jail.Jail`."""
+
+    socket_path: str
+    limits: jail.JailLimits
+    trees: tuple[str, ...]
+    secrets: tuple[str, ...]
+
+    def open(self, connection_dir: str) -> jail.Jail:
+        """Start the jail for a kernel whose connection folder is ``connection_dir``."""
+        return jail.Jail(
+            trees=map(Path, self.trees),
+            secrets=map(Path, self.secrets),
+            socket_path=self.socket_path,
+            connection_dir=connection_dir,
+            limits=self.limits,
+        ).start()
+
+
+def jailed(spec: JailSpec) -> type[ZygoteKernelManager]:
+    """A :class:`ZygoteKernelManager` class whose kernels start inside a jail built from
+    ``spec`` (nbclient takes a kernel manager class, not an instance)."""
+    return type("JailedKernelManager", (ZygoteKernelManager,), {"jail_spec": spec})
+
+
+def _zygote_env() -> dict[str, str]:
+    """The zygote's own environment: only what Python needs, none of the grader's settings."""
+    keep = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "VIRTUAL_ENV", "SYSTEMROOT")
+    return {k: v for k, v in os.environ.items() if k in keep}
 
 
 def _die_with_parent() -> None:
@@ -221,10 +311,12 @@ def _child(request: dict) -> None:
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
-        _die_with_parent()
+        if not request.get("jail"):
+            _die_with_parent()  # a jailed kernel dies with its jail instead
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
+        os.closerange(3, 65536)  # nothing of the zygote's (its pipes to the worker) stays open
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -235,6 +327,45 @@ def _child(request: dict) -> None:
         code = 0
     finally:
         os._exit(code)
+
+
+def _jailed_child(request: dict, report: int) -> None:
+    """In the forked child: join the jail, fork the kernel inside it, write its pid (as the
+    zygote sees it) or the reason it failed to ``report``, and exit (never returns)."""
+    code = 1
+    try:
+        try:
+            jail.enter(request["jail"]["holder"], request["jail"]["uid"])
+            jail.apply_limits(jail.JailLimits(**request["jail"]["limits"]))
+            jail.wait_for_relay()
+        except Exception as error:  # noqa: BLE001 (reported to the grader)
+            os.write(report, f"cannot join the jail: {error}\n".encode())
+            return
+        pid = os.fork()
+        if pid == 0:
+            os.close(report)
+            _child(request)
+        os.write(report, f"{pid}\n".encode())
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def _spawn(request: dict) -> str:
+    """Fork a kernel for ``request`` (in its jail if it names one); its pid, or why not."""
+    if not request.get("jail"):
+        pid = os.fork()
+        if pid == 0:
+            _child(request)
+        return str(pid)
+    read, write = os.pipe()
+    if os.fork() == 0:
+        os.close(read)
+        _jailed_child(request, write)
+    os.close(write)
+    with os.fdopen(read, "rb") as answer:
+        line = answer.readline().decode(errors="replace").strip()
+    return line or "the jailed kernel's launcher died"
 
 
 def _warm_tracebacks() -> None:
@@ -273,11 +404,7 @@ def main() -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped automatically
     print("ready", flush=True)
     for line in sys.stdin:
-        request = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            _child(request)
-        print(pid, flush=True)
+        print(_spawn(json.loads(line)), flush=True)
 
 
 if __name__ == "__main__":
