@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
                 submissions.append({"student": kind, "path": str(path), "key": name})
         config = GradeConfig(
             masters=str(source), cell_timeout=args.cell_timeout,
-            submission_timeout=args.timeout, keep_checks=True,
+            submission_timeout=args.timeout, keep_checks=True, jail=False,
         )
         for result in grade_all(submissions, config, args.jobs):
             judge = master_problems if result["student"] == "master" else released_problems
