@@ -730,10 +730,13 @@ def decrypt(kms: Any, ciphertext: bytes, encryption_context: Mapping[str, str]) 
             ``base64.b64decode()``).
         InvalidEncryptionContext: the context is not ``str`` -> ``str``.
         EncryptionSdkMessage: an AWS Encryption SDK message: use :func:`decrypt_file`.
-        InvalidEnvelope: not a course envelope, an unknown version, or cut short.
+        InvalidEnvelope: not a course envelope (another format is named if recognised).
+        CorruptedHeader: the header is cut short, has an unknown version byte, a magic one byte
+            off, a malformed stored context, or a stored context changed after encryption (KMS
+            accepts the caller's context but the body's tag fails under the stored header).
         WrongEncryptionContext: the context differs from the stored one (names the keys).
         WrongKey / KeyNotUsable: the stored key is missing, another key, or disabled or pending
-            deletion.
+            deletion (the message adds that a changed key ARN in the header looks the same).
         TamperedCiphertext: the encrypted data key, header or body was changed or truncated.
         botocore.exceptions.ClientError: any other KMS error, unchanged.
     """
@@ -1189,8 +1192,11 @@ def encrypt_file(
     ``frame_length`` bytes. The encryption context is stored in the message header and passed to
     KMS. Any AWS Encryption SDK decrypts the result, with a KMS key provider for the same key.
 
-    ``dst`` appears only when complete: the message is written to a temporary file in ``dst``'s
-    folder, renamed over ``dst`` at the end (``os.replace``), and removed on any failure. (The
+    ``dst`` appears only when complete: the message is written to a temporary file
+    ``.<dst name>.kms-course-<pid>-<hex>.part`` in ``dst``'s folder, mode ``0600`` until it is
+    complete, renamed over ``dst`` at the end (``os.replace``), and removed on any failure Python
+    sees (``KeyboardInterrupt`` included). If the process is killed, the next call writing the
+    same ``dst`` removes the leftover (:func:`kms_course.atomic.remove_stale_temporaries`). (The
     file is not fsync-ed: after a power cut, call ``os.fsync`` yourself if that matters.)
 
     Args:
@@ -1252,7 +1258,9 @@ def decrypt_file(
     whose keys start with ``aws-crypto-``, are ignored). Each frame is authenticated before its
     plaintext is written to a temporary file, which becomes ``dst`` only after the whole message
     (and signature, if any) verified; on any failure it is removed, so no partial plaintext is
-    left.
+    left. The temporary file is ``0600`` (owner only) until complete, and a killed run's leftover
+    is removed by the next call writing the same ``dst``, as for :func:`encrypt_file`; ``dst``
+    itself gets the usual mode (kept if it exists, else ``0o666`` minus the umask).
 
     Args:
         kms: a boto3 KMS client in the Region of the key.
@@ -1264,9 +1272,20 @@ def decrypt_file(
 
     Raises:
         WrongEncryptionContext: the message's context differs (names the keys).
-        WrongKey / KeyNotUsable: KMS refused the key, or it is not in ``key_ids``.
-        TamperedCiphertext: the message is changed, truncated or not an SDK message.
+        WrongKey / KeyNotUsable: KMS refused the key, or it is not in ``key_ids``. A changed key
+            ARN or encrypted data key in the header also ends here (nothing can authenticate a
+            header before KMS returns its data key), so the message then says the header may be
+            corrupted.
+        CorruptedHeader: the header does not parse, fails its authentication or key-commitment
+            check, or names a key that does not match its data key (a ``TamperedCiphertext``).
+        TamperedCiphertext: the body is changed or truncated (a frame failed authentication, is
+            out of order or missing, or bytes follow the message).
+        NonCommittingMessage: a genuine message written without key commitment (its header
+            authenticated under its data key); re-encrypt it with :func:`encrypt_file`.
+        InvalidEnvelope / NotBytes: the file holds another format (named in the message).
         FileNotFoundError / OSError: ``src`` unreadable or ``dst``'s folder unwritable.
+        MemoryError, KeyboardInterrupt: passed through unchanged, after the temporary file is
+            removed.
     """
     context, _ = _canonical_context(encryption_context)
     src_path, dst_path = _path(src, "src"), _path(dst, "dst")
