@@ -112,7 +112,8 @@ def temporary_name(path: str | Path, pid: int | None = None) -> str:
 
 
 def _pattern(path: Path) -> re.Pattern[str]:
-    return re.compile(rf"\.{re.escape(_stem(path))}\.{TEMP_MARK}-(?P<pid>[0-9]+)-[0-9a-f]{{12}}\.part")
+    stem = re.escape(_stem(path))
+    return re.compile(rf"\.{stem}\.{TEMP_MARK}-(?P<pid>[0-9]+)-[0-9a-f]{{12}}\.part")
 
 
 def _legacy_pattern(path: Path) -> re.Pattern[str]:
@@ -125,7 +126,8 @@ def _pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False
     try:
-        os.kill(pid, 0)  # signal 0: existence check only (https://man7.org/linux/man-pages/man2/kill.2.html)
+        # signal 0: an existence check only (https://man7.org/linux/man-pages/man2/kill.2.html)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:

@@ -298,9 +298,8 @@ class DocumentStore:
         return f"{ACL_PREFIX}{doc_id}{_ACL_SUFFIX}"
 
     def _write_acl(self, doc_id: str, acl: dict) -> None:
-        self._put(
-            self._acl_key(doc_id), json.dumps(acl, sort_keys=True).encode("utf-8"), "application/json"
-        )
+        body = json.dumps(acl, sort_keys=True).encode("utf-8")
+        self._put(self._acl_key(doc_id), body, "application/json")
 
     def _read_acl(self, doc_id: str) -> dict:
         _check_name(doc_id, "doc_id")

@@ -168,7 +168,8 @@ def test_put_by_the_same_owner_never_shows_new_content_to_old_readers(store):
 def test_a_failed_put_of_a_new_document_never_breaks_list_or_delete(store, s3):
     new = {"alice": NEW, "bob": "denied", "carol": "denied"}
     missing = dict.fromkeys(USERS, "missing")
-    for n, doc_id in each_failure_point(store, lambda d: None, lambda d: store.put(d, "alice", NEW)):
+    points = each_failure_point(store, lambda d: None, lambda d: store.put(d, "alice", NEW))
+    for n, doc_id in points:
         seen, listed = view(store, doc_id)  # list() works with whatever the failure left
         assert (seen, _without_id(listed)) in ((missing, []), (new, _entry("alice", []))), n
         if seen == missing:
@@ -270,7 +271,9 @@ def test_access_lists_of_the_earlier_layout_still_work(store, s3):
     """Stores written before access lists named their body: owner and readers only."""
     blob = envelope.encrypt(store.kms, store.key_id, OLD, store.context("legacy", "alice"))
     s3.put_object(Bucket=BUCKET, Key="docs/legacy", Body=blob)
-    s3.put_object(Bucket=BUCKET, Key="acl/legacy.json", Body=b'{"owner": "alice", "readers": ["bob"]}')
+    s3.put_object(
+        Bucket=BUCKET, Key="acl/legacy.json", Body=b'{"owner": "alice", "readers": ["bob"]}'
+    )
     assert store.get("legacy", "bob") == OLD
     assert [d for d in store.list() if d["doc_id"] == "legacy"] == [
         {"doc_id": "legacy", "owner": "alice", "readers": ["bob"]}
@@ -284,7 +287,9 @@ def test_a_swapped_body_is_still_refused(store, s3):
     """The capstone's demonstration: copying one document's body over another's."""
     store.put("mine", "alice", OLD)
     store.put("yours", "bob", NEW)
-    s3.copy_object(Bucket=BUCKET, Key="docs/yours", CopySource={"Bucket": BUCKET, "Key": "docs/mine"})
+    s3.copy_object(
+        Bucket=BUCKET, Key="docs/yours", CopySource={"Bucket": BUCKET, "Key": "docs/mine"}
+    )
     with pytest.raises(envelope.WrongEncryptionContext):
         store.get("yours", "bob")
     store.delete("mine")
