@@ -321,9 +321,17 @@ class Jail:
                 stream.close()
 
 
+def die_with_parent() -> None:
+    """Linux: SIGKILL this process when the thread that started it exits (prctl
+    PR_SET_PDEATHSIG), so a worker never outlives the grader, nor a zygote or an unjailed
+    kernel its worker (https://man7.org/linux/man-pages/man2/prctl.2.html)."""
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 # --- In the zygote's forked child -----------------------------------------------------------
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
 _PR_CAPBSET_READ = 23
 _PR_CAPBSET_DROP = 24
 _PR_SET_NO_NEW_PRIVS = 38

@@ -3,13 +3,18 @@
 Workers are forked once from a parent that has already imported the heavy libraries (nbformat's
 validator pulls in jsonschema and rfc3987-syntax, ~1.2 s), so each worker pays that only once and
 is reused for many submissions (https://docs.python.org/3/library/concurrent.futures.html#processpoolexecutor).
-If a worker process itself dies, the pool is rebuilt and its submissions are tried once more;
-a second crash gives the status ``grader-crashed`` so the batch always finishes.
+Each worker dies with the grader (``PR_SET_PDEATHSIG``), and its zygote, jails and sandbox
+server die with it, so killing the grader leaves nothing running.
+
+If a worker process itself dies, every submission it may have held is graded again, one at a
+time in a fresh pool, so a crash is charged only to the submission that causes it again: a
+second crash of that one alone gives the status ``grader-crashed``, and the batch always finishes.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -33,9 +38,13 @@ def preload() -> None:
     load_all()
 
 
-def _init(config: GradeConfig) -> None:
+def _init(config: GradeConfig, parent: int) -> None:
     from kms_course import sandbox
+    from kms_course.grading.jail import die_with_parent
 
+    die_with_parent()
+    if os.getppid() != parent:  # the grader died before the line above took effect
+        os._exit(1)
     sandbox.stop_sandbox()  # a forked copy of the parent's sandbox state must not linger
     worker.init_worker(config)
 
@@ -75,36 +84,49 @@ def grade_all(
         All results, in completion order.
     """
     pending = list(submissions)
-    attempts: dict[str, int] = {}
     results: list[dict[str, Any]] = []
     preload()
-    context = multiprocessing.get_context("fork")
     jobs = max(1, min(jobs or default_jobs(), len(pending) or 1))
-    while pending:
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init, initargs=(config,)) as pool:
-            futures = {pool.submit(worker.grade, s): s for s in pending}
-            pending = []
-            broken = False
-            waiting = set(futures)
-            while waiting:
-                done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
-                for future in done:
-                    sub = futures[future]
-                    try:
-                        result = future.result()
-                    except BrokenProcessPool as error:
-                        broken = True
-                        attempts[sub["path"]] = attempts.get(sub["path"], 0) + 1
-                        if attempts[sub["path"]] >= 2:
-                            result = _crashed(sub, error)
-                        else:
-                            pending.append(sub)
-                            continue
-                    except Exception as error:  # a grader bug on one submission
-                        result = _crashed(sub, error)
-                        result["status"] = "grader-error"
-                    results.append(result)
-                    on_result(result)
-            if broken:
-                jobs = 1  # retry the survivors one at a time to find the culprit
+
+    def finish(result: dict[str, Any]) -> None:
+        results.append(result)
+        on_result(result)
+
+    suspects = _run_pool(pending, config, jobs, finish)
+    for sub in suspects:  # one at a time: a crash now is this submission's own
+        if _run_pool([sub], config, 1, finish):
+            again = _run_pool([sub], config, 1, finish)
+            if again:
+                finish(_crashed(sub, BrokenProcessPool("the worker died")))
     return results
+
+
+def _run_pool(
+    submissions: list[dict[str, str]],
+    config: GradeConfig,
+    jobs: int,
+    finish: Callable[[dict[str, Any]], None],
+) -> list[dict[str, str]]:
+    """Grade ``submissions`` in one pool; ``finish`` each result. Returns those left without a
+    result because a worker died (the pool breaks: every unfinished submission is returned)."""
+    context = multiprocessing.get_context("fork")
+    left: list[dict[str, str]] = []
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_init, initargs=(config, os.getpid())
+    ) as pool:
+        futures = {pool.submit(worker.grade, s): s for s in submissions}
+        waiting = set(futures)
+        while waiting:
+            done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+            for future in done:
+                sub = futures[future]
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    left.append(sub)
+                    continue
+                except Exception as error:  # a grader bug on one submission
+                    result = _crashed(sub, error)
+                    result["status"] = "grader-error"
+                finish(result)
+    return left

@@ -81,7 +81,7 @@ class Zygote:
                 cwd="/",
                 env=_zygote_env(),
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=jail.die_with_parent,
             )
             ready = self._proc.stdout.readline()
             if ready.strip() != "ready":
@@ -294,17 +294,6 @@ def _zygote_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k in keep}
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGKILL this kernel when the zygote exits (prctl PR_SET_PDEATHSIG), so a kernel
-    never outlives a crashed worker (https://man7.org/linux/man-pages/man2/prctl.2.html)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _child(request: dict) -> None:
     """In the forked child: become a fresh IPython kernel (never returns)."""
     code = 1
@@ -312,7 +301,7 @@ def _child(request: dict) -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
         if not request.get("jail"):
-            _die_with_parent()  # a jailed kernel dies with its jail instead
+            jail.die_with_parent()  # a jailed kernel dies with its jail instead
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)

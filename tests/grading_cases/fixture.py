@@ -41,7 +41,10 @@ def master(exercises=("90-key", "90-blob")) -> nbformat.NotebookNode:
     cells = [
         new_markdown_cell("# Grading fixture\nTwo tiny exercises.", metadata=_meta("intro")),
         new_code_cell(
-            "import fixture_checks  # registers this fixture's checks\n"
+            "try:\n"
+            "    import fixture_checks  # registers this fixture's checks (in the lab)\n"
+            "except ImportError:  # a grading jail hides them, as it hides kms_course.checks\n"
+            "    pass\n"
             "from kms_course import start_sandbox, check\nkms = start_sandbox()",
             metadata=_meta("setup"),
         ),

@@ -1,0 +1,295 @@
+"""A class where some students attack the grader: each attack fails, every honest classmate gets
+exactly the right grade, the batch finishes, and nothing a submission started is alive after.
+
+The attacks are the ones found when the grader was first tried as a hostile student would: replay
+the masters' solutions found on disk, leave a process behind that rewrites the gradebook or kills
+later kernels, stop the grader's processes, write into the course package or HOME, upload more
+than the grader can hold, and kill the grader itself. The fixture lesson's rules
+(tests/grading_cases/fixture_checks.py) give 2 points for a key described "grading fixture" and
+3 for a ciphertext that KMS decrypts to b"hello grader".
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+CASES_DIR = Path(__file__).parent / "grading_cases"
+sys.path.insert(0, str(CASES_DIR))
+
+import fixture  # noqa: E402
+import fixture_checks  # noqa: E402,F401  (registers the fixture's exercises before forking)
+
+from kms_course import cli  # noqa: E402
+from kms_course.grading import jail  # noqa: E402
+
+REASON = jail.unavailable()
+pytestmark = pytest.mark.skipif(REASON is not None, reason=f"no grading jail here: {REASON}")
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY, BLOB = fixture.SOLUTIONS["90-key"], fixture.SOLUTIONS["90-blob"]
+FULL = {"90-key": 2, "90-blob": 3}
+MARKER = f"kms-attack-{os.getpid()}"
+
+REPLAY = """# find the masters (or any notebook with solutions) and replay them; read the grader's
+# command line for --masters and --out
+import json, os, pathlib
+found = []
+for top in ("/", "/proc"):
+    for path in pathlib.Path(top).rglob("*.ipynb") if top == "/" else []:
+        try:
+            cells = json.loads(path.read_text())["cells"]
+        except Exception:
+            continue
+        for cell in cells:
+            source = "".join(cell.get("source", ""))
+            if "### BEGIN SOLUTION" in source:
+                exec(source, globals())
+                found.append(str(path))
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        found.append(open(f"/proc/{pid}/cmdline").read())
+    except OSError:
+        pass
+print([f for f in found if "masters" in f or "--out" in f])
+"""
+
+LEFTOVER = """# a daemon (double fork, setsid) that outlives the kernel, rewrites the gradebook, creates
+# keys a later student's check might pick up, and kills every later kernel it can
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        sys.argv[0] = "{MARKER}"
+        os.execv(sys.executable, [sys.executable, "-c", '''
+import os, signal, time, pathlib
+from kms_course import start_sandbox
+try:
+    kms = start_sandbox(quiet=True)
+except Exception:
+    kms = None
+end = time.time() + 90
+while time.time() < end:
+    for name in ("grades.csv", "manifest.json", "grades.json"):
+        try:
+            pathlib.Path("{OUT}", name).write_text("forged")
+        except OSError:
+            pass
+    try:
+        kms.create_key(Description="grading fixture")
+    except Exception:
+        pass
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:
+        pass
+    time.sleep(0.05)
+''', "{MARKER}"])
+    os._exit(0)
+time.sleep(0.3)
+"""
+
+STOPPER = """# stop every process it can see (the zygote, the workers, the grader, other kernels), but
+# not its own kernel (a thread id would stop the whole kernel)
+import os, signal
+for pid in range(2, 70000):
+    if not os.path.exists(f"/proc/self/task/{pid}"):
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        except OSError:
+            pass
+"""
+
+PLANTER = """# change the course for every later student: the package, the environment, IPython's startup
+import os, sys, kms_course
+refused = []
+targets = [kms_course.__file__, os.path.join(sys.prefix, "kms_course_attack.pth"),
+           os.path.join(os.path.dirname(os.__file__), "sitecustomize.py")]
+for target in targets:
+    try:
+        with open(target, "a") as f:
+            f.write("\\nimport builtins; builtins.PLANTED = True\\n")
+    except OSError as error:
+        refused.append(error.errno)
+startup = os.path.expanduser("~/.ipython/profile_default/startup")
+os.makedirs(startup, exist_ok=True)
+open(os.path.join(startup, "00-attack.py"), "w").write("fixture_key_id = 'planted'")
+print("refused", len(refused), "of", len(targets))
+""" + KEY
+
+UPLOAD = """# store far more than the grader should hold
+from kms_course.sandbox import client
+s3 = client("s3")
+s3.create_bucket(Bucket="attack-bucket")
+for i in range(8):
+    s3.put_object(Bucket="attack-bucket", Key=f"blob{i}", Body=b"x" * (64 * 1024 * 1024))
+"""
+
+#: student -> (solution sources, expected points per exercise)
+CLASS = {
+    "a_honest": (dict(fixture.SOLUTIONS), FULL),
+    "b_replay": ({"90-key": REPLAY}, {"90-key": 0, "90-blob": 0}),
+    "c_honest": (dict(fixture.SOLUTIONS), FULL),
+    "d_leftover": ({"90-key": LEFTOVER}, {"90-key": 0, "90-blob": 0}),
+    "e_honest": (dict(fixture.SOLUTIONS), FULL),
+    "f_stopper": ({"90-key": STOPPER, "90-blob": BLOB}, {"90-key": 0, "90-blob": 3}),
+    "g_honest": ({"90-key": KEY}, {"90-key": 2, "90-blob": 0}),
+    "h_planter": ({"90-key": PLANTER}, {"90-key": 2, "90-blob": 0}),
+    "i_honest": (dict(fixture.SOLUTIONS), FULL),
+    "j_upload": ({"90-key": UPLOAD, "90-blob": BLOB}, {"90-key": 0, "90-blob": 3}),
+    "k_honest": (dict(fixture.SOLUTIONS), FULL),
+}
+
+
+def _package_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "kms_course").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _write_class(subs: Path, out: Path, students=CLASS) -> None:
+    for student, (sources, _) in students.items():
+        target = subs / student / f"{fixture.LESSON}.ipynb"
+        target.parent.mkdir(parents=True)
+        sources = {k: v.replace("{OUT}", str(out)).replace("{MARKER}", MARKER)
+                   for k, v in sources.items()}
+        nbformat.write(fixture.submission(sources), target)
+
+
+def _alive_with(marker: str) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory):
+    root = tmp_path_factory.mktemp("attacked")
+    masters = fixture.write_masters(root / "masters")
+    subs, out = root / "submissions", root / "out"
+    _write_class(subs, out)
+    before = _package_digest()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTHONPATH", os.pathsep.join([str(CASES_DIR), os.environ.get("PYTHONPATH", "")]))
+        started = time.monotonic()
+        code = cli.main(["grade", str(subs), "--out", str(out), "--masters", str(masters),
+                         "--lesson", fixture.LESSON, "--jobs", "2", "--cell-timeout", "20",
+                         "--timeout", "60", "--no-progress"])
+        seconds = time.monotonic() - started
+    rows = {r["student"]: r for r in json.loads((out / "grades.json").read_text())["students"]}
+    return {"code": code, "rows": rows, "out": out, "before": before, "seconds": seconds}
+
+
+def test_batch_finishes_with_a_row_per_student(attacked):
+    assert attacked["code"] == 0
+    assert set(attacked["rows"]) == set(CLASS)
+    assert attacked["seconds"] < 300  # the stopper did not hang the batch
+
+
+@pytest.mark.parametrize("student", sorted(CLASS))
+def test_every_student_gets_exactly_their_points(attacked, student):
+    assert attacked["rows"][student]["exercises"] == CLASS[student][1], attacked["rows"][student]
+
+
+def test_no_process_of_a_submission_outlives_the_batch(attacked):
+    assert _alive_with(MARKER) == []
+
+
+def test_the_gradebook_is_the_graders_own(attacked):
+    out = attacked["out"]
+    with open(out / "grades.csv", newline="") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    assert set(rows) == set(CLASS)
+    assert "forged" not in (out / "manifest.json").read_text()
+
+
+def test_the_course_package_is_unchanged(attacked):
+    assert _package_digest() == attacked["before"]
+    assert not list(Path(sys.prefix).glob("kms_course_attack.pth"))
+
+
+def _descendants(pid: int) -> set[tuple[int, str]]:
+    """(pid, start time) of every process below ``pid`` (start time tells a reused pid)."""
+    children: dict[int, list[int]] = {}
+    start: dict[int, str] = {}
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(name))
+        start[int(name)] = fields[19]
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add((child, start[child]))
+            todo.append(child)
+    return found
+
+
+def _still_running(processes: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    alive = set()
+    for pid, started in processes:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[19] == started and fields[0] != "Z":
+            alive.add((pid, started))
+    return alive
+
+
+def test_killing_the_grader_leaves_nothing_running_and_a_rerun_completes(tmp_path):
+    masters = fixture.write_masters(tmp_path / "masters")
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    slow = {"90-key": KEY + "\nimport time\ntime.sleep(4)", "90-blob": BLOB}
+    _write_class(subs, out, {f"s{i}": (slow, FULL) for i in range(4)})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(CASES_DIR), os.environ.get("PYTHONPATH", "")])}
+    argv = [sys.executable, "-c", "import fixture_checks, sys; from kms_course import cli; "
+            "sys.exit(cli.main(sys.argv[1:]))", "grade", str(subs), "--out", str(out),
+            "--masters", str(masters), "--lesson", fixture.LESSON, "--jobs", "2", "--no-progress"]
+    grader = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        tree: set[tuple[int, str]] = set()
+        while time.monotonic() < deadline:  # wait until kernels run inside their jails
+            tree = _descendants(grader.pid)
+            names = set()
+            for pid, _ in tree:
+                try:
+                    names.add(Path(f"/proc/{pid}/comm").read_text().strip())
+                except OSError:
+                    pass
+            if "bwrap" in names and len(tree) >= 8:
+                break
+            time.sleep(0.2)
+        assert "bwrap" in names, names
+        grader.send_signal(signal.SIGKILL)
+        grader.wait()
+        deadline = time.monotonic() + 10
+        while _still_running(tree) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _still_running(tree) == set()
+    finally:
+        if grader.poll() is None:
+            grader.kill()
+    rerun = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    rows = {r["student"]: r for r in json.loads((out / "grades.json").read_text())["students"]}
+    assert {s: r["exercises"] for s, r in rows.items()} == {f"s{i}": FULL for i in range(4)}
