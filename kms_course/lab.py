@@ -1,6 +1,18 @@
 """``kms-course lab``: open the course in JupyterLab with the offline sandbox.
 
-Runs JupyterLab on the course's ``notebooks/`` folder, bound to 127.0.0.1, with
+Which notebooks it opens:
+
+* ``kms-course lab`` (what ``make lab`` runs): the **student version**, in the student's own
+  workspace (:mod:`kms_course.workspace`; ``--workspace DIR``, else ``$KMS_COURSE_WORKSPACE``,
+  else ``~/kms-course-work``). The first start fills it with the release of the masters (no
+  solutions); later starts never overwrite a notebook the student changed, add lessons the course
+  added and say what they did. Solutions come only on request:
+  ``from kms_course.solutions import solution; solution("03-hmac-key")``.
+* ``kms-course lab --masters``: the instructor's master notebooks, solutions included.
+* ``kms-course lab --notebooks DIR``: any folder as it is, e.g. the output of
+  ``kms-course release DIR``.
+
+JupyterLab runs bound to 127.0.0.1, with
 ``KMS_COURSE_BACKEND`` set (default ``moto``) so every lesson's setup cell uses the sandbox. Each
 kernel imports the sandbox's guard at start (:func:`install_kernel_guard`), so a KMS call made
 before the setup cell raises ``SandboxError`` instead of reaching AWS; and the course's
@@ -86,7 +98,30 @@ def lab_environment(backend: str | None = None, base: dict[str, str] | None = No
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--notebooks", type=Path, help="folder to open (default: the course's notebooks/)")
+    parser.description = (
+        "Open the course in JupyterLab. By default: the student version of the lessons, in your "
+        "own workspace (created on the first start, never overwritten: your edits stay). "
+        "Instructors: --masters opens the master notebooks with their solutions."
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workspace",
+        type=Path,
+        metavar="DIR",
+        help="your workspace of student notebooks (default: $KMS_COURSE_WORKSPACE or "
+        "~/kms-course-work); created from the course on first use",
+    )
+    where.add_argument(
+        "--masters",
+        action="store_true",
+        help="instructors: open the master notebooks (with solutions) instead of a workspace",
+    )
+    where.add_argument(
+        "--notebooks",
+        type=Path,
+        metavar="DIR",
+        help="open DIR as it is, e.g. a folder written by 'kms-course release DIR'",
+    )
     parser.add_argument(
         "--backend",
         choices=("moto", "moto-server", "aws"),
@@ -97,10 +132,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(_accepts_extra=True)
 
 
+def choose_folder(args: argparse.Namespace) -> Path:
+    """The folder to open: ``--notebooks`` or ``--masters`` as they are, else the student's
+    workspace, brought up to date first (what changed is printed on stderr).
+
+    Raises:
+        CourseError: ``--notebooks`` is not a folder, or the workspace cannot be made.
+    """
+    from kms_course import workspace
+
+    if getattr(args, "notebooks", None):
+        folder = args.notebooks.expanduser().resolve()
+        if not folder.is_dir():
+            raise CourseError(f"--notebooks {folder} is not a folder: pass the folder of the lessons.")
+        return folder
+    if getattr(args, "masters", False):
+        return notebooks_dir().resolve()
+    folder = (getattr(args, "workspace", None) or workspace.default_workspace()).expanduser()
+    report = workspace.sync(folder, notebooks_dir())
+    for line in report.lines():
+        print(line, file=sys.stderr)
+    print(
+        "Solutions only when you ask: from kms_course.solutions import solution; "
+        "solution('<exercise id>')",
+        file=sys.stderr,
+    )
+    return folder.resolve()
+
+
 def run(args: argparse.Namespace) -> int:
-    notebooks = (args.notebooks or notebooks_dir()).resolve()
-    if not notebooks.is_dir():
-        raise CourseError(f"--notebooks {notebooks} is not a folder: pass the folder of the lessons.")
+    notebooks = choose_folder(args)
     extra = list(args.extra)
     if args.no_browser:
         extra.append("--no-browser")
