@@ -1,14 +1,20 @@
-"""Submissions graded per minute: kms-course grade (serial, parallel) vs nbval vs nbgrader.
+"""Submissions graded per minute: kms-course grade (serial, parallel, jailed or not) vs nbval vs
+nbgrader, and what the grading jail costs per kernel.
 
 Builds a synthetic class of one lesson (full solutions, blanks, partial answers), then times:
 
 1. ``kms-course grade --jobs 1`` (serial) on the first ``--serial`` submissions;
-2. ``kms-course grade`` (parallel: default cores + 1 workers) on the whole class;
+2. ``kms-course grade`` (parallel: default cores + 1 workers) on the whole class, each kernel in
+   its own jail (the default), and ``kms-course grade --no-jail`` on the same class, the two runs
+   alternated ``--repeat`` times;
 3. ``pytest --nbval-lax -n 2 --dist loadscope`` over the first ``--others`` notebooks as
    submitted (check cells run in the student's kernel; nothing is protected);
 4. nbgrader 0.9.6 ``autograde`` on the same ``--others`` notebooks, from a separate virtual
    environment (``--nbgrader-venv``, never a project dependency), with a kernel spec that points
    at this project's Python so the notebooks can import ``kms_course``.
+
+5. the start cost of one kernel: a one-cell notebook run through the grader's ``execute`` with a
+   jail and without, alternated, and bubblewrap's own start (``Jail.start``) alone.
 
 Each measurement is repeated ``--repeat`` times; the median is printed, with ratios. Run:
 
@@ -68,14 +74,52 @@ def timed(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> f
     return elapsed
 
 
-def bench_kms(subs: list[Path], jobs: int, lesson: str) -> float:
+def bench_kms(subs: list[Path], jobs: int, lesson: str, jailed: bool = True) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        links = Path(tmp) / "class"
-        links.mkdir()
-        for path in subs:
-            os.symlink(path.parent, links / path.parent.name)
-        return timed([PY, "-m", "kms_course.cli", "grade", str(links), "--out", f"{tmp}/out",
-                      "--jobs", str(jobs), "--lesson", lesson, "--no-progress"], cwd=ROOT)
+        chosen = Path(tmp) / "class"
+        chosen.mkdir()
+        for path in subs:  # copies: the grader refuses symbolic links in a class folder
+            shutil.copytree(path.parent, chosen / path.parent.name)
+        return timed([PY, "-m", "kms_course.cli", "grade", str(chosen), "--out", f"{tmp}/out",
+                      "--jobs", str(jobs), "--lesson", lesson, "--no-progress",
+                      *([] if jailed else ["--no-jail"])], cwd=ROOT)
+
+
+def kernel_start_costs(count: int) -> dict[str, float]:
+    """Median milliseconds to run a one-cell notebook in a fresh grading kernel, jailed and not,
+    and for bubblewrap to build a jail alone (in this process, as a grading worker does)."""
+    import nbformat
+
+    from kms_course.grading import jail
+    from kms_course.grading.execute import execute
+    from kms_course.grading.sandbox import GradingServer
+    from kms_course.grading.zygote import JailSpec
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    server = GradingServer().start()
+    server.kms()
+    trees = tuple(map(str, jail.python_trees()))
+    secrets = tuple(map(str, jail.secret_paths()))
+    times: dict[str, list[float]] = {"jailed": [], "unjailed": [], "bwrap": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(count + 1):  # the first round warms the zygote up and is not counted
+            with server.channel() as socket_path:
+                spec = JailSpec(socket_path, jail.JailLimits(), trees, secrets)
+                started = time.perf_counter()
+                execute(nb, {}, lambda ex, v: None, cwd=jail.HOME, jail=spec,
+                        env=server.kernel_env(f"{jail.HOME}/.kms-course", jailed=True))
+                times["jailed"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                box = jail.Jail(trees=map(Path, trees), secrets=map(Path, secrets),
+                                socket_path=socket_path, connection_dir=tmp,
+                                limits=jail.JailLimits()).start()
+                times["bwrap"].append(time.perf_counter() - started)
+                box.close()
+            started = time.perf_counter()
+            execute(nb, {}, lambda ex, v: None, cwd=tmp, env=server.kernel_env(tmp))
+            times["unjailed"].append(time.perf_counter() - started)
+    server.close()
+    return {name: statistics.median(values[1:]) * 1000 for name, values in times.items()}
 
 
 def bench_nbval(subs: list[Path]) -> float:
@@ -136,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=None, help="default: kms-course's (cores + 1)")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--nbgrader-venv", default="/tmp/nbgrader-venv")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["serial", "parallel", "nbval", "nbgrader"])
+    parser.add_argument("--kernels", type=int, default=20, help="kernels for the start-cost figure")
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["serial", "parallel", "unjailed", "nbval", "nbgrader", "kernels"])
     args = parser.parse_args(argv)
     from kms_course.grading.limits import default_jobs
 
@@ -146,9 +192,22 @@ def main(argv: list[str] | None = None) -> int:
     rates: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         subs = build_class(args.lesson, args.students, Path(tmp) / "class")
+        if not {"parallel", "unjailed"} & set(args.skip):  # alternated, so load hits both alike
+            side = {"parallel": [], "unjailed": []}
+            for _ in range(args.repeat):
+                side["parallel"].append(bench_kms(subs, jobs, args.lesson, jailed=True))
+                side["unjailed"].append(bench_kms(subs, jobs, args.lesson, jailed=False))
+            for name, values in side.items():
+                seconds = statistics.median(values)
+                rates[name] = len(subs) / seconds * 60
+                print(f"{name:>9}: {len(subs):4d} submissions in {seconds:7.1f} s (median of "
+                      f"{args.repeat}) = {rates[name]:6.1f} submissions/min"
+                      + ("  (each kernel jailed)" if name == "parallel" else "  (--no-jail)"))
+            args.skip += ["parallel", "unjailed"]
         plans = {
             "serial": (subs[: args.serial], lambda s: bench_kms(s, 1, args.lesson)),
             "parallel": (subs, lambda s: bench_kms(s, jobs, args.lesson)),
+            "unjailed": (subs, lambda s: bench_kms(s, jobs, args.lesson, jailed=False)),
             "nbval": (subs[: args.others], bench_nbval),
             "nbgrader": (subs[: args.others], lambda s: bench_nbgrader(s, args.lesson, Path(args.nbgrader_venv))),
         }
@@ -164,10 +223,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:>9}: {len(chosen):4d} submissions in {seconds:7.1f} s (median of "
                   f"{args.repeat}) = {rates[name]:6.1f} submissions/min")
     if "parallel" in rates:
-        for other in ("serial", "nbval", "nbgrader"):
+        for other in ("unjailed", "serial", "nbval", "nbgrader"):
             if other in rates:
                 print(f"parallel / {other}: {rates['parallel'] / rates[other]:.2f}x")
         print(f"200 submissions would take {200 / rates['parallel']:.1f} min at the parallel rate")
+    if "kernels" not in args.skip:
+        costs = kernel_start_costs(args.kernels)
+        print(f"one kernel, median of {args.kernels}: jailed {costs['jailed']:.0f} ms, unjailed "
+              f"{costs['unjailed']:.0f} ms (the jail adds {costs['jailed'] - costs['unjailed']:.0f} "
+              f"ms); bubblewrap alone builds a jail in {costs['bwrap']:.1f} ms")
     load = os.getloadavg()
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0

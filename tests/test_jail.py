@@ -286,3 +286,33 @@ def test_view_covers_secrets_inside_visible_trees(tmp_path):
     assert ["--tmpfs", str(tree / "inner")] == args[args.index("--tmpfs"):args.index("--tmpfs") + 2]
     assert ["--ro-bind", "/dev/null", str(tree / "answers.txt")] == args[-3:]
     assert str(tmp_path / "elsewhere") not in args
+
+
+def test_a_dead_jailed_kernel_is_reaped_while_its_jail_lives(server):
+    """Its launcher exits at once, so without the zygote as subreaper the kernel would become the
+    machine's init's child and, once dead, a zombie until init reaps it (seconds here), looking
+    alive to the grader meanwhile."""
+    from kms_course.grading.zygote import _ZYGOTE
+    import asyncio
+
+    async def run() -> tuple[int, bool]:
+        with server.channel() as socket_path:
+            spec = JailSpec(socket_path, jail.JailLimits(), tuple(map(str, jail.python_trees())),
+                            tuple(map(str, jail.secret_paths())))
+            km = jailed(spec)(kernel_name="python3")
+            await km.start_kernel(cwd=jail.HOME,
+                                  env=server.kernel_env(f"{jail.HOME}/.kms-course", jailed=True))
+            pid = km.provisioner.pid
+            parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            assert parent == _ZYGOTE._proc.pid  # not 1: the zygote reaps it
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            gone = not os.path.exists(f"/proc/{pid}")
+            jail_open = km.provisioner._jail is not None
+            await km.shutdown_kernel(now=True)
+            return gone, jail_open
+
+    gone, jail_open = asyncio.run(run())
+    assert jail_open and gone

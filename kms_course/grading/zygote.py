@@ -390,7 +390,8 @@ def main() -> None:
 
     gc.collect()
     gc.freeze()
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped automatically
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped automatically,
+    jail.become_subreaper()  # jailed ones too, whose launcher exits at once (they'd go to init)
     print("ready", flush=True)
     for line in sys.stdin:
         print(_spawn(json.loads(line)), flush=True)
