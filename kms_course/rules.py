@@ -41,6 +41,9 @@ from moto.core.exceptions import JsonRESTError
 _BEFORE: dict[str, list[Callable]] = defaultdict(list)
 _AFTER: dict[str, list[Callable]] = defaultdict(list)
 _REPLACE: dict[str, Callable] = {}
+#: ``check(ctx, operation, params)`` run before every operation's rules: the authorization of
+#: the caller (key policy, IAM policies, grants), added by :mod:`kms_course.access`.
+CHECKS: list[Callable] = []
 
 #: Switch used by ``kms-course fidelity`` to compare plain moto with the sandbox in one process.
 ENABLED = True
@@ -1088,6 +1091,8 @@ def _wrap(operation: str, original: Callable | None) -> Callable:
             )
         params = json.loads(self.body or "{}")
         require_members(operation, params)
+        for check in CHECKS:
+            check(self, operation, params)
         for rule in _BEFORE.get(operation, ()):
             rule(self, params)
         if _BEFORE.get(operation):
@@ -1159,6 +1164,10 @@ def install() -> None:
         return
     from moto.kms.responses import KmsResponse
 
+    from kms_course import access  # registers key policies, grants and the authorization check
+
+    if access.authorize.authorize not in CHECKS:
+        CHECKS.append(access.authorize.authorize)
     _lazy_private_keys()
     for operation in set(_BEFORE) | set(_AFTER) | set(_REPLACE) | set(kms_operations()):
         name = _snake(operation)
