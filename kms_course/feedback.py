@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kms_course.atomic import atomic_write_text
+from kms_course.grading.file_names import file_name
 from kms_course.grading.limits import CELL_TIMEOUT, SUBMISSION_TIMEOUT
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:50em;margin:2em auto;line-height:1.45}
@@ -103,14 +104,29 @@ def render(student: str, results: list[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
+def page_path(out: str | Path, student: str) -> Path:
+    """Where ``student``'s page is: ``OUT/feedback/<file_name(student)>.html``, one file per
+    exact name (:func:`kms_course.grading.file_names.file_name`)."""
+    return Path(out) / "feedback" / f"{file_name(student)}.html"
+
+
 def write_all(out: str | Path, results: list[dict[str, Any]]) -> list[Path]:
-    """Write ``OUT/feedback/<student>.html`` for every student in ``results``; returns the paths."""
+    """Write the feedback page of every student in ``results`` (see :func:`page_path`); each
+    page is titled with the student's name as given.
+
+    Returns:
+        The paths written.
+
+    Raises:
+        OSError: a page cannot be written (e.g. ``ENOSPC``); that page's older version, and
+            every page not yet written, are unchanged.
+    """
     by_student: dict[str, list[dict[str, Any]]] = {}
     for r in results:
         by_student.setdefault(r["student"], []).append(r)
     paths = []
     for student, items in sorted(by_student.items()):
-        path = Path(out) / "feedback" / f"{student}.html"
+        path = page_path(out, student)
         atomic_write_text(path, render(student, items))
         paths.append(path)
     return paths

@@ -4,8 +4,12 @@ Each submission runs in a fresh kernel against a sandbox owned by the grader, wi
 non-solution cell taken from the master notebook; each exercise's verdict is decided in the
 grader's process (see :mod:`kms_course.grading`). Writes ``OUT/results/<student>/*.json`` as it
 goes, then ``OUT/grades.csv``, ``OUT/grades.json`` and ``OUT/feedback/<student>.html``.
-A re-run reuses only the results the grader itself wrote (``OUT/manifest.json``, see
-:mod:`kms_course.gradebook`); the class files hold only the submissions given in this run.
+A re-run reuses only the results the grader can prove it wrote (HMAC-tagged entries of
+``OUT/manifest.json``, :mod:`kms_course.grading.store`), made from the same notebook under the
+same grading fingerprint (:mod:`kms_course.grading.fingerprint`); the class files hold only the
+submissions given in this run. One grader at a time per ``--out``
+(:mod:`kms_course.grading.out_lock`); a full disk or Ctrl-C ends the run with one line saying
+what was kept and how to resume.
 
 Which lesson each submission is graded against
 (:mod:`kms_course.grading.class_lesson`):
@@ -24,8 +28,13 @@ A file whose name and exercise ids name different lessons is always wrong-lesson
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kms_course import gradebook
@@ -71,6 +80,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="grade again submissions already graded (default: reuse the result of an unchanged file)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: show it)")
+    parser.add_argument(
+        "--no-jail", action="store_true",
+        help="run kernels without the bubblewrap jail: not isolated, only for submissions you "
+        "trust (default: each kernel in its own jail)",
+    )
 
 
 def check_out(out: str) -> Path:
@@ -98,19 +112,33 @@ def check_out(out: str) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Grade, write the gradebook and feedback; 0 when every submission got a result.
 
+    Holds the lock of ``--out`` for the whole run (:mod:`kms_course.grading.out_lock`). Ctrl-C
+    (SIGINT) or SIGTERM stops the workers at once, keeps every finished result and returns
+    ``128 + signal`` (130 for Ctrl-C) after one line saying what was saved and how to resume.
+
     Raises:
-        CourseError: ``--out`` is not a writable folder, no master notebooks, an unknown
-            ``--lesson``, no notebooks in the submissions, or submissions split evenly between
-            lessons without ``--lesson``.
+        CourseError: ``--out`` is not a writable folder or another grader holds it, no master
+            notebooks, an unknown ``--lesson``, no notebooks in the submissions, submissions
+            split evenly between lessons without ``--lesson``, the grader's key is unusable, or a
+            gradebook file cannot be written (:class:`~kms_course.grading.store.WriteFailed`).
         FileNotFoundError: a submission path does not exist.
     """
-    from kms_course.feedback import write_all
-    from kms_course.grading import class_lesson
-    from kms_course.grading.masters import cached_masters
-    from kms_course.grading.submissions import discover
-    from kms_course.grading.worker import GradeConfig
+    from kms_course.grading.out_lock import hold
 
     check_out(args.out)
+    with hold(args.out):
+        return _run_locked(args)
+
+
+def _run_locked(args: argparse.Namespace) -> int:
+    from kms_course.feedback import write_all
+    from kms_course.grading import class_lesson
+    from kms_course.grading.fingerprint import Fingerprints
+    from kms_course.grading.grader_key import key_path, load_key
+    from kms_course.grading.masters import cached_masters
+    from kms_course.grading.store import ResultStore, regrade_reasons, writing
+    from kms_course.grading.submissions import discover, sha256
+
     masters = cached_masters(args.masters)
     if args.lesson and args.lesson not in masters:
         raise CourseError(f"Unknown --lesson {args.lesson!r}; known: {', '.join(masters)}.")
@@ -122,22 +150,36 @@ def run(args: argparse.Namespace) -> int:
     if plan.by == "class" and len(plan.counts) > 1:
         print(f"Grading against the class's lesson {plan.lesson} ({plan.counts[plan.lesson]} of "
               f"{sum(plan.counts.values())} submissions); the others are wrong-lesson.")
-    store = _Store(args.out)
-    todo = [s for s in submissions if args.force or not store.reusable(s, plan.lesson)]
+    config = _config(args, plan, [str(key_path().parent)])
+    prints = Fingerprints(config, {name: m.path for name, m in masters.items()})
+    fingerprints = {(s.student, s.key): prints.of(plan.graded_against(s)) for s in submissions}
+    store = ResultStore(args.out, load_key(), fingerprints)
+    todo, reasons = [], []
+    for submission in submissions:
+        stale = [] if args.force else store.stale(submission, plan.lesson, sha256(submission.path))
+        if stale is not None:
+            todo.append(submission)
+            if stale:
+                reasons.append(stale)
+    line = regrade_reasons(reasons)
+    if line:
+        print(line)
     skipped = len(submissions) - len(todo)
-    config = GradeConfig(
-        masters=args.masters,
-        lesson=plan.lesson,
-        lesson_by=plan.by,
-        cell_timeout=args.cell_timeout,
-        submission_timeout=args.timeout,
-    )
     started = time.monotonic()
-    try:
-        fresh = _grade_with_progress(todo, config, args.jobs, store, show=not args.no_progress)
-    except BaseException:
-        store.save()  # interrupted: the manifest on disk must still be the grader's own
-        raise
+    with _signals_stop_the_batch(store) as stopped:
+        try:
+            fresh = _grade_with_progress(todo, config, args.jobs, store, show=not args.no_progress)
+        except BaseException:
+            stopped.saving = True  # a second Ctrl-C must not cut the manifest short
+            _save_quietly(store)  # the manifest on disk must still be the grader's own
+            if stopped.signum is None:
+                raise
+            fresh = None
+    if fresh is None:
+        print(f"kms-course grade: stopped by {stopped.name}: {store.fresh} result(s) of this run "
+              f"saved in {args.out} ({len(todo) - store.fresh} not graded). Run the same command "
+              "again to finish: finished results are reused.", file=sys.stderr)
+        return 128 + stopped.signum
     elapsed = time.monotonic() - started
     results = store.finish(submissions, fresh)
     graded_lessons = {r["lesson"] for r in results if r.get("lesson") in masters}
@@ -148,8 +190,10 @@ def run(args: argparse.Namespace) -> int:
         for name, m in masters.items()
         if name in graded_lessons
     }
-    rows = gradebook.write_class_files(args.out, results, lessons)
-    write_all(args.out, results)
+    with writing("grades.csv and grades.json", args.out, store.fresh):
+        rows = gradebook.write_class_files(args.out, results, lessons)
+    with writing("feedback/", args.out, store.fresh):
+        write_all(args.out, results)
     rate = len(todo) / elapsed * 60 if todo and elapsed > 0 else 0.0
     print(
         f"Graded {len(todo)} submission(s) in {elapsed:.1f} s ({rate:.0f}/min, {args.jobs} worker(s)); "
@@ -161,71 +205,124 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Store:
-    """The result files of ``OUT``, trusted only through the grader's manifest.
+def _config(args: argparse.Namespace, plan, private: list[str]):
+    """The batch's ``GradeConfig``; the jail's fields only where this version of it has them."""
+    import dataclasses
 
-    Built before any student code runs: it reads the manifest, keeps the result files that match
-    it and quarantines the rest. :meth:`write` records each new result; :meth:`finish` rewrites
-    this run's results from memory, checks the kept files again, quarantines anything else and
-    stores the manifest.
+    from kms_course.grading.worker import GradeConfig
+
+    values = dict(
+        masters=args.masters,
+        lesson=plan.lesson,
+        lesson_by=plan.by,
+        cell_timeout=args.cell_timeout,
+        submission_timeout=args.timeout,
+    )
+    fields = {f.name for f in dataclasses.fields(GradeConfig)}
+    if "jail" in fields:
+        values["jail"] = not getattr(args, "no_jail", False)
+    if "hidden" in fields:  # what no jail may see: the gradebook, the submissions, the key
+        values["hidden"] = tuple(str(Path(p).resolve()) for p in (args.out, *args.submissions, *private))
+    return GradeConfig(**values)
+
+
+def _save_quietly(store) -> None:
+    """Write the manifest if the disk lets us; else the journal already holds every entry."""
+    from kms_course.grading.store import WriteFailed
+
+    try:
+        store.save()
+    except WriteFailed:
+        pass
+
+
+class _Stop:
+    """Which signal stopped the batch (``signum`` None: none did); ``saving``: signals are
+    ignored while the manifest is written after it."""
+
+    signum: int | None = None
+    saving: bool = False
+
+    @property
+    def name(self) -> str:
+        return "Ctrl-C" if self.signum == signal.SIGINT else signal.Signals(self.signum).name
+
+
+@contextmanager
+def _signals_stop_the_batch(store) -> Iterator[_Stop]:
+    """While the block runs, SIGINT and SIGTERM stop the pool's workers at once and raise
+    ``KeyboardInterrupt`` in the grader, never in the middle of a result being stored (it is
+    raised when that write is done). Without this the pool waited for every running and queued
+    submission before the grader could exit (95 s for a class of slow notebooks).
+
+    In a forked worker the inherited handler does what Python does by default (SIGINT raises
+    KeyboardInterrupt, SIGTERM ends the process).
+    Outside the main thread (where signals cannot be handled) nothing is changed.
     """
+    stop = _Stop()
+    grader = os.getpid()
 
-    def __init__(self, out: str):
-        self.out = out
-        manifest = gradebook.read_manifest(out)
-        trusted = gradebook.trusted_results(out, manifest)
-        self.previous: dict[tuple[str, str], dict] = {}
-        self.manifest: dict[str, str] = {}
-        for name, result in trusted.items():
-            path = gradebook.result_path(out, str(result.get("student")), str(result.get("key")))
-            if gradebook.manifest_name(out, path) == name:
-                self.previous[(result["student"], result["key"])] = result
-                self.manifest[name] = manifest[name]
-        self._report(gradebook.quarantine(out, set(self.manifest)))
+    def handler(signum, frame):
+        if os.getpid() != grader:  # a forked worker: what Python does by default
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        if stop.saving:
+            return
+        if stop.signum is None:
+            stop.signum = signum
+            _stop_workers()
+        if store.writing:
+            store.interrupted = KeyboardInterrupt()
+            return
+        raise KeyboardInterrupt
 
-    def reusable(self, submission, lesson: str | None) -> bool:
-        """True if a trusted result exists for this file's content, graded against ``lesson``."""
-        from kms_course.grading.submissions import sha256
-
-        old = self.previous.get((submission.student, submission.key))
-        digest = sha256(submission.path)
-        return bool(old and digest and old.get("sha256") == digest and old.get("graded_as") == lesson)
-
-    def write(self, result: dict) -> None:
-        """Store one fresh result and record its bytes in the manifest (in memory)."""
-        path, digest = gradebook.write_result(self.out, result)
-        self.manifest[gradebook.manifest_name(self.out, path)] = digest
-
-    def finish(self, submissions, fresh: list[dict]) -> list[dict]:
-        """The results of this run's ``submissions`` (fresh ones first, else the trusted earlier
-        ones), sorted by student; every file is stored and the manifest written."""
-        wanted = {(s.student, s.key) for s in submissions}
-        final = {k: r for k, r in self.previous.items() if k in wanted}
-        final.update({(r["student"], r["key"]): r for r in fresh})
-        results = sorted(final.values(), key=lambda r: (r["student"], r.get("key") or ""))
-        for result in results:
-            self.write(result)
-        self.save()
-        self._report(gradebook.quarantine(self.out, set(self.manifest)))
-        return results
-
-    def save(self) -> None:
-        """Write the manifest from memory, keeping only the files still holding the bytes the
-        grader wrote (a kernel may have overwritten one during the run)."""
-        still = gradebook.trusted_results(self.out, self.manifest)
-        self.manifest = {name: self.manifest[name] for name in still}
-        gradebook.write_manifest(self.out, self.manifest)
-
-    def _report(self, moved: list[str]) -> None:
-        for name in moved:
-            print(f"  ignored a result file the grader did not write: {name} "
-                  f"(moved to {gradebook.QUARANTINE}/)")
+    try:
+        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread
+        yield stop
+        return
+    try:
+        yield stop
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
-def _grade_with_progress(todo, config, jobs, store: _Store, show: bool) -> list[dict]:
+def _stop_workers() -> None:
+    """Kill this process's pool workers (SIGKILL), so the pool's shutdown does not wait for
+    their submissions; each worker's zygote sees its pipe close and exits, and the kernels die
+    with their zygote (:mod:`kms_course.grading.zygote`).
+
+    Not SIGTERM: a process-directed signal goes to any thread of the worker, and Python runs its
+    handler only in the main thread, which sat in the event loop's ``epoll_wait`` until the
+    cell's timeout (measured: 52 s with ``--cell-timeout 50``).
+    """
+    import multiprocessing
+
+    try:
+        children = multiprocessing.active_children()
+    except RuntimeError:  # the set of children changed while it was listed: once more
+        children = multiprocessing.active_children()
+    for child in children:
+        try:
+            child.kill()
+        except (OSError, ValueError):
+            pass
+
+
+def _grade_with_progress(todo, config, jobs, store, show: bool) -> list[dict]:
     from kms_course.grading.pool import grade_all
 
-    write = store.write
+    def write(result):
+        try:
+            store.write(result)
+        except BaseException:  # a full disk or a signal: the pool must not wait for the others
+            _stop_workers()
+            raise
+
     if not show or not todo:
         return grade_all([s.to_dict() for s in todo], config, jobs, write)
     from rich.progress import (

@@ -2,20 +2,22 @@
 
 Each result is written as soon as its submission is graded, atomically (a temporary file in the
 same folder, then ``os.replace``: https://docs.python.org/3/library/os.html#os.replace), under
-``OUT/results/<student>/<submission>.json``. A crash mid-batch therefore loses nothing already
-graded, and a re-run skips every submission whose result exists for the same file content
-(SHA-256), unless forced.
+``OUT/results/<student>/<submission>.json``, where both names are made file-system safe and
+collision-free by :func:`kms_course.grading.file_names.file_name` (the result itself holds the
+names as given). A crash mid-batch therefore loses nothing already graded, and a re-run skips
+every submission whose trusted result was made from the same file content (SHA-256) under the
+same grading fingerprint (:mod:`kms_course.grading.fingerprint`), unless forced.
 
-Student code runs as the same OS user as the grader and may find ``--out`` (for instance in
-``/proc/<ppid>/cmdline``), so a file under ``results/`` proves nothing by itself. The grader keeps
-a manifest, ``OUT/manifest.json`` (result file path -> SHA-256 of the file's bytes), read before
-any student code runs and rewritten atomically by the grader's process from memory at the end of
-each run. A re-run trusts only result files that match it (:func:`trusted_results`); anything
-else under ``results/`` is moved to ``OUT/quarantine/`` and reported (:func:`quarantine`). The
-class files hold only the submissions of the current run.
+Student code may find ``--out`` (for instance in ``/proc/<ppid>/cmdline``), so a file under
+``results/`` proves nothing by itself. The grader's manifest (:mod:`kms_course.grading.manifest`)
+authenticates each file it wrote with an HMAC under a key kept outside ``OUT``
+(:mod:`kms_course.grading.grader_key`). A re-run trusts only result files whose tag checks;
+anything else under ``results/`` is moved to ``OUT/quarantine/`` and reported
+(:func:`quarantine`). The class files hold only the submissions of the current run.
 
 Every file is written with :mod:`kms_course.atomic`: complete or not at all, with the mode
-``open()`` would give it.
+``open()`` would give it. ``grades.csv`` and ``grades.json`` are both written complete before
+either replaces its old version, so a failure (a full disk) leaves the pair as it was.
 """
 
 from __future__ import annotations
@@ -30,37 +32,49 @@ from pathlib import Path
 from typing import Any
 
 from kms_course.atomic import atomic_write_text
+from kms_course.grading import manifest as _manifest
+from kms_course.grading.file_names import file_name
+from kms_course.grading.grader_key import load_key
 
 RESULTS = "results"
-MANIFEST = "manifest.json"
+MANIFEST = _manifest.MANIFEST
 QUARANTINE = "quarantine"
 
 
 def result_path(out: str | Path, student: str, key: str) -> Path:
-    """Where the result of ``student``'s submission ``key`` is stored."""
-    return Path(out) / RESULTS / student / f"{key}.json"
+    """Where the result of ``student``'s submission ``key`` (names as given) is stored:
+    ``OUT/results/<file_name(student)>/<file_name(key)>.json``."""
+    return Path(out) / RESULTS / file_name(student) / f"{file_name(key)}.json"
 
 
-def write_result(out: str | Path, result: dict[str, Any]) -> tuple[Path, str]:
-    """Store one submission's result atomically.
+def result_bytes(result: dict[str, Any]) -> bytes:
+    """The bytes a result file holds (sorted-key JSON, UTF-8)."""
+    return json.dumps(result, indent=1, sort_keys=True).encode("utf-8")
+
+
+def write_result(out: str | Path, result: dict[str, Any]) -> tuple[Path, bytes]:
+    """Store one submission's result atomically (not rewritten if it holds these bytes already).
 
     Returns:
-        ``(path, sha256)``: where it is and the SHA-256 of the bytes written, for the manifest.
+        ``(path, data)``: where it is and the bytes written, for the manifest's tag.
+
+    Raises:
+        OSError: the file cannot be written (e.g. ``ENOSPC``); an older file there is unchanged.
     """
     path = result_path(out, result["student"], result["key"])
-    text = json.dumps(result, indent=1, sort_keys=True)
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    data = result_bytes(result)
     try:
-        if path.read_text(encoding="utf-8") == text:
-            return path, digest  # already stored exactly so: no rewrite, no fsync
+        if not path.is_symlink() and path.read_bytes() == data:
+            return path, data  # already stored exactly so: no rewrite, no fsync
     except OSError:
         pass
-    atomic_write_text(path, text)
-    return path, digest
+    atomic_write_text(path, data.decode("utf-8"))
+    return path, data
 
 
 def is_graded(out: str | Path, student: str, key: str, sha256: str) -> bool:
-    """True if a result exists for this submission and was made from the same file content."""
+    """True if a result file exists for this submission and was made from the same file content
+    (the file's own claim: :class:`~kms_course.grading.store.ResultStore` checks the manifest)."""
     try:
         data = json.loads(result_path(out, student, key).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -95,42 +109,26 @@ def manifest_name(out: str | Path, path: str | Path) -> str:
 
 
 def read_manifest(out: str | Path) -> dict[str, str]:
-    """The grader's manifest of ``out``: result file name -> SHA-256 ({} if absent or unreadable)."""
-    try:
-        data = json.loads((Path(out) / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
-        return {}
-    return {str(k): str(v) for k, v in data["results"].items()}
+    """The grader's manifest of ``out`` with its journal: result file name -> HMAC tag ({} if
+    absent, unreadable or of an older format)."""
+    return _manifest.load(out).entries
 
 
 def write_manifest(out: str | Path, entries: dict[str, str]) -> None:
-    """Atomically store the manifest (result file name -> SHA-256 of its bytes)."""
-    payload = {
-        "about": "result files written by kms-course grade; any other file under results/ is not trusted",
-        "results": dict(sorted(entries.items())),
-    }
-    atomic_write_text(Path(out) / MANIFEST, json.dumps(payload, indent=1))
+    """Atomically store the manifest (result file name -> tag) and drop the journal.
 
-
-def trusted_results(out: str | Path, manifest: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """The result files under ``out`` whose bytes match ``manifest``: file name -> result.
-
-    A file missing from the manifest, or whose SHA-256 differs from it, is left out (see
-    :func:`quarantine`).
+    Raises:
+        OSError: it cannot be written; the previous one is unchanged.
     """
-    found: dict[str, dict[str, Any]] = {}
-    for name, digest in manifest.items():
-        path = Path(out) / name
-        try:
-            raw = path.read_bytes()
-            data = json.loads(raw)
-        except (OSError, ValueError):
-            continue
-        if hashlib.sha256(raw).hexdigest() == digest and isinstance(data, dict) and "student" in data:
-            found[name] = data
-    return found
+    _manifest.save(out, entries)
+
+
+def trusted_results(
+    out: str | Path, manifest: dict[str, str], key: bytes | None = None
+) -> dict[str, dict[str, Any]]:
+    """The result files under ``out`` whose tag in ``manifest`` checks under ``key`` (default:
+    the grader's key): file name -> result. Others are left out (see :func:`quarantine`)."""
+    return _manifest.trusted(out, manifest, key if key is not None else load_key())
 
 
 def quarantine(out: str | Path, keep: set[str]) -> list[str]:
@@ -139,6 +137,9 @@ def quarantine(out: str | Path, keep: set[str]) -> list[str]:
     Returns:
         The names (relative to ``out``) of the files moved, sorted. The instructor can read them
         there (a planted result is evidence); they are never read back as results.
+
+    Raises:
+        OSError: a file cannot be moved (e.g. no space for the quarantine folder).
     """
     moved = []
     base = Path(out)
@@ -225,10 +226,35 @@ def write_class_files(
             [row["student"], *(row["exercises"][i] for i in ids), row["total"],
              row["max_points"], row["status"]]
         )
-    atomic_write_text(Path(out) / "grades.csv", buffer.getvalue())
     payload = {
         "lessons": {lesson: dict(exs) for lesson, exs in lessons.items()},
         "students": rows,
     }
-    atomic_write_text(Path(out) / "grades.json", json.dumps(payload, indent=1))
+    write_together(out, {"grades.csv": buffer.getvalue(), "grades.json": json.dumps(payload, indent=1)})
     return rows
+
+
+def write_together(out: str | Path, files: dict[str, str]) -> None:
+    """Write every file of ``files`` (name in ``out`` -> text) complete beside its target, then
+    rename them all into place: a failure while writing leaves every old file as it was.
+
+    Raises:
+        OSError: a file cannot be written (e.g. ``ENOSPC``); no target has then been replaced
+            and no temporary file is left.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, text in files.items():
+            target = Path(out) / name
+            ready = target.with_name(f".{target.name}.next")
+            atomic_write_text(ready, text)
+            try:
+                os.chmod(ready, target.stat().st_mode & 0o7777)  # a replaced file keeps its mode
+            except FileNotFoundError:
+                pass
+            staged.append((ready, target))
+        for ready, target in staged:
+            os.replace(ready, target)
+    finally:
+        for ready, _ in staged:
+            ready.unlink(missing_ok=True)

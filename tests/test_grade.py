@@ -12,6 +12,7 @@ import csv
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -47,6 +48,17 @@ def write_case(case, folder: Path, out: Path) -> None:
 
 def grade(*argv: str) -> int:
     return cli.main(["grade", *argv, "--no-progress"])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def grader_key(tmp_path_factory):
+    """The grader's key in a test folder, never the real ~/.local/state."""
+    from kms_course.grading.grader_key import KEY_FILE_ENV
+
+    path = tmp_path_factory.mktemp("grader-state") / "grader.key"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(KEY_FILE_ENV, str(path))
+        yield path
 
 
 @pytest.fixture(scope="module")
@@ -116,20 +128,25 @@ def test_moto_api_is_refused_to_the_kernel(graded):
     assert result["exercises"]["90-key"]["message"].startswith("No KMS key ")
 
 
-def test_planted_result_file_is_not_trusted(graded):
-    # the "disk" student's kernel wrote a full-marks result file; the grader quarantines it
-    planted = json.loads((graded["out"] / "quarantine" / "disk" / "disk.json").read_text())
-    assert planted["total"] == 5
+def test_student_code_cannot_reach_out_or_the_checks(graded):
+    # the "disk" student's kernel looked for the checks' source and tried to plant a full-marks
+    # result under --out: in its jail neither exists, so its cell raised and nothing was planted
+    result = json.loads((graded["out"] / "results" / "disk" / f"{fixture.LESSON}.json").read_text())
+    assert result["exercises"]["90-key"]["error"].startswith("ModuleNotFoundError")
     assert not (graded["out"] / "results" / "disk" / "disk.json").exists()
+    assert not (graded["out"] / "quarantine").exists()
     assert graded["rows"]["disk"]["total"] == 0
-    assert "ignored a result file the grader did not write: results/disk/disk.json" in graded["stdout"]
 
 
 def test_result_files_are_in_the_manifest(graded):
+    from kms_course.grading.grader_key import load_key, sign
+
     manifest = gradebook.read_manifest(graded["out"])
     assert set(manifest) == {f"results/{c.student}/{fixture.LESSON}.json" for c in CASES}
     name = f"results/full/{fixture.LESSON}.json"
-    assert manifest[name] == gradebook.file_sha256(graded["out"] / name)
+    # an HMAC under the grader's key, not a SHA-256 anybody could compute
+    assert manifest[name] == sign(load_key(), name, (graded["out"] / name).read_bytes())
+    assert manifest[name] != gradebook.file_sha256(graded["out"] / name)
 
 
 def test_files_get_mode_666_minus_umask(graded):
@@ -271,25 +288,72 @@ def test_result_planted_between_runs_never_reaches_grades(tmp_path, kernel_path,
     assert json.loads((out / "quarantine" / "mallory" / "x.json").read_text())["total"] == 5
 
 
-def test_result_planted_by_student_code_is_not_read_back_on_rerun(tmp_path, kernel_path, capsys):
-    from cases import DISK
+#: Unjailed student code leaving a process behind that, once the grader has finished (its lock
+#: on --out is free), turns the student's genuine result into full marks and forges the manifest
+#: entries an attacker can compute (SHA-256 in manifest.json and in the journal).
+FORGE = """import fcntl, hashlib, json, os, pathlib, time
+out, marker = pathlib.Path({out!r}), pathlib.Path({marker!r})
+if os.fork() == 0:
+    os.setsid()
+    time.sleep(1)
+    while True:  # wait until the grader has finished
+        fd = os.open(out / ".lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            time.sleep(0.1)
+        finally:
+            os.close(fd)
+    name = "results/disk/90_grading_fixture.json"
+    result = json.loads((out / name).read_text())
+    for item in result["exercises"].values():
+        item.update(points=item["max_points"], passed=True)
+    result.update(total=5, status="ok")
+    data = json.dumps(result, indent=1, sort_keys=True).encode()
+    (out / name).write_bytes(data)
+    (out / "results" / "disk" / "disk.json").write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["results"][name] = manifest["results"]["results/disk/disk.json"] = digest
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with open(out / "manifest.journal", "a") as f:
+        f.write(json.dumps({{"name": name, "hmac": digest}}) + "\\n")
+    marker.write_text("forged")
+    os._exit(0)
+"""
 
+
+def test_forged_result_and_manifest_are_quarantined_and_graded_again(tmp_path, kernel_path, capsys):
+    """Issue 10: a process left behind by a submission rewrote the student's result and its
+    manifest entry after the grader exited, and the re-run kept the forged grade. Now the entry's
+    HMAC does not check: the re-run quarantines the forgery and grades the student again (0)."""
     masters = fixture.write_masters(tmp_path / "masters")
-    subs, out = tmp_path / "subs", tmp_path / "out"
+    subs, out, marker = tmp_path / "subs", tmp_path / "out", tmp_path / "forged"
     (subs / "disk").mkdir(parents=True)
-    nbformat.write(fixture.submission({"90-key": DISK.replace("{OUT}", str(out))}),
+    nbformat.write(fixture.submission({"90-key": FORGE.format(out=str(out), marker=str(marker))}),
                    subs / "disk" / f"{fixture.LESSON}.ipynb")
     argv = (str(subs), "--out", str(out), "--masters", str(masters), "--jobs", "1")
-    for run in range(2):  # the same command twice: the second run must not read the plant back
-        assert grade(*argv) == 0
+    name = f"results/disk/{fixture.LESSON}.json"
+    for run in range(2):
+        assert grade(*argv, "--no-jail") == 0
         stdout = capsys.readouterr().out
-        if run == 0:
+        if run == 1:
+            assert "Graded 1 submission(s)" in stdout, stdout  # the forgery was not reused
+            assert f"ignored a result file the grader did not write: {name}" in stdout
             assert "ignored a result file the grader did not write: results/disk/disk.json" in stdout
-        else:
-            assert "Graded 0 submission(s)" in stdout
-        row = json.loads((out / "grades.json").read_text())["students"]
-        assert [(r["student"], r["total"]) for r in row] == [("disk", 0)]
-        assert not (out / "results" / "disk" / "disk.json").exists()
+            forged = json.loads((out / "quarantine" / "disk" / f"{fixture.LESSON}.json").read_text())
+            assert forged["total"] == 5
+        assert [(r["student"], r["total"]) for r in
+                json.loads((out / "grades.json").read_text())["students"]] == [("disk", 0)]
+        assert json.loads((out / name).read_text())["total"] == 0
+        for _ in range(300):  # the leftover process forges once the grader has finished
+            if marker.exists():
+                break
+            time.sleep(0.05)
+        assert marker.read_text() == "forged"
+        marker.unlink()
+    assert json.loads((out / name).read_text())["total"] == 5  # forged again, for the next run
 
 
 def test_gradebook_holds_only_this_runs_submissions(graded, tmp_path, kernel_path):
@@ -407,7 +471,8 @@ def test_bad_numbers_are_refused(tmp_path, capsys, verb, option, value):
         cli.main(argv)
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert f"error: argument {option}: {value!r}" in err and "Traceback" not in err
+    assert f"kms-course {verb}: argument {option}: {value!r}" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
 
 

@@ -19,7 +19,7 @@ is ``wrong-lesson`` in every mode (see :func:`kms_course.grading.worker.grade`).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kms_course.errors import CourseError
 from kms_course.grading.submissions import (
@@ -39,11 +39,18 @@ class LessonPlan:
             as its own lesson.
         by: ``"option"`` (``--lesson``), ``"class"`` (the class's lesson) or ``"own"``.
         counts: lesson -> number of submissions of it (file name first, then exercise ids).
+        own: ``(student, key)`` -> the submission's own lesson (None if unknown); empty with
+            ``--lesson``, which needs no submission read.
     """
 
     lesson: str | None
     by: str
     counts: dict[str, int]
+    own: dict[tuple[str, str], str | None] = field(default_factory=dict)
+
+    def graded_against(self, submission: Submission) -> str | None:
+        """The lesson whose master grades ``submission``: the batch's, else its own."""
+        return self.lesson or self.own.get((submission.student, submission.key))
 
 
 def submission_lesson(submission: Submission, lessons: dict[str, list[str]]) -> str | None:
@@ -73,13 +80,14 @@ def plan(
         return LessonPlan(wanted, "option", {})
     per_student: dict[str, set[str]] = defaultdict(set)
     counts: Counter[str] = Counter()
+    own: dict[tuple[str, str], str | None] = {}
     for submission in submissions:
-        lesson = submission_lesson(submission, lessons)
+        lesson = own[(submission.student, submission.key)] = submission_lesson(submission, lessons)
         if lesson is not None:
             counts[lesson] += 1
             per_student[submission.student].add(lesson)
     if not counts or any(len(found) > 1 for found in per_student.values()):
-        return LessonPlan(None, "own", dict(counts))
+        return LessonPlan(None, "own", dict(counts), own)
     ranked = counts.most_common()
     top = [lesson for lesson, n in ranked if n == ranked[0][1]]
     if len(top) > 1:
@@ -88,4 +96,4 @@ def plan(
             f"The submissions split evenly between lessons {split}: pass --lesson with the "
             "class's lesson."
         )
-    return LessonPlan(top[0], "class", dict(counts))
+    return LessonPlan(top[0], "class", dict(counts), own)

@@ -1,8 +1,10 @@
 """Find submissions, read them defensively, and tell which lesson each one is.
 
 A submission is a notebook file; its student is the folder it sits in (one folder per student)
-or, for a loose notebook, its file stem. Reading never raises: a file that is not JSON, not a
-notebook, or of an nbformat too old to upgrade gets a status instead
+or, for a loose notebook, its file stem. Names are kept exactly as given (spaces, accents, case,
+any length): two folders are two students, and the gradebook shows each name as it is; the files
+derived from a name are made by :mod:`kms_course.grading.file_names`. Reading never raises: a
+file that is not JSON, not a notebook, or of an nbformat too old to upgrade gets a status instead
 (https://nbformat.readthedocs.io/en/latest/api.html#reading-and-writing).
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,6 +20,8 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
+from kms_course.errors import CourseError
+from kms_course.grading.file_names import display_name
 from kms_course.transforms.cells import exercise_ids
 
 LESSON_FILE = re.compile(r"^\d\d_")
@@ -24,7 +29,14 @@ LESSON_FILE = re.compile(r"^\d\d_")
 
 @dataclass(frozen=True)
 class Submission:
-    """One notebook to grade: ``student`` name, ``path`` of the file, ``key`` unique per student."""
+    """One notebook to grade.
+
+    Attributes:
+        student: the student's name exactly as given (folder name or file stem).
+        path: the notebook file.
+        key: the notebook's path in the student's folder, without ``.ipynb`` and with ``/``
+            (``"03_keys"``, ``"week 1/03_keys"``); unique per student.
+    """
 
     student: str
     path: str
@@ -32,10 +44,6 @@ class Submission:
 
     def to_dict(self) -> dict[str, str]:
         return {"student": self.student, "path": self.path, "key": self.key}
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "unnamed"
 
 
 def _notebooks_in(folder: Path) -> list[Path]:
@@ -55,6 +63,8 @@ def discover(paths: list[str]) -> list[Submission]:
 
     Raises:
         FileNotFoundError: a path does not exist (the message names it).
+        CourseError: two paths give the same student the same notebook (e.g. two class folders
+            that both hold ``ana/03_keys.ipynb``): the message names both files.
     """
     found: list[Submission] = []
     for raw in paths:
@@ -62,7 +72,7 @@ def discover(paths: list[str]) -> list[Submission]:
         if not path.exists():
             raise FileNotFoundError(f"No such submission file or folder: {raw}")
         if path.is_file():
-            found.append(Submission(_safe(path.stem), str(path), _safe(path.stem)))
+            found.append(_loose(path))
             continue
         folders = [c for c in sorted(path.iterdir()) if c.is_dir() and not c.name.startswith(".")]
         loose = sorted(p for p in path.glob("*.ipynb") if p.is_file())
@@ -71,16 +81,34 @@ def discover(paths: list[str]) -> list[Submission]:
             continue
         for child in folders:
             found.extend(_student_folder(child))
-        found.extend(Submission(_safe(p.stem), str(p), _safe(p.stem)) for p in loose)
-    return found
+        found.extend(_loose(p) for p in loose)
+    return _without_duplicates(found)
+
+
+def _loose(path: Path) -> Submission:
+    name = display_name(path.stem)
+    return Submission(name, str(path), name)
 
 
 def _student_folder(folder: Path) -> list[Submission]:
-    student = _safe(folder.name)
+    student = display_name(folder.name)
     return [
-        Submission(student, str(p), _safe(str(p.relative_to(folder).with_suffix(""))))
+        Submission(student, str(p), display_name(p.relative_to(folder).with_suffix("").as_posix()))
         for p in _notebooks_in(folder)
     ]
+
+
+def _without_duplicates(found: list[Submission]) -> list[Submission]:
+    """``found`` with a file named twice kept once; two files for one student's key refused."""
+    seen: dict[tuple[str, str], Submission] = {}
+    for submission in found:
+        other = seen.setdefault((submission.student, submission.key), submission)
+        if other is not submission and not os.path.samefile(other.path, submission.path):
+            raise CourseError(
+                f"{other.path} and {submission.path} are both student {submission.student!r}'s "
+                f"{submission.key!r}: grade them in separate runs (another --out), or rename one."
+            )
+    return list(seen.values())
 
 
 def sha256(path: str) -> str:
