@@ -35,6 +35,7 @@ relies on the Linux kernel's namespaces being sound.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
 import resource
@@ -339,6 +340,7 @@ def become_subreaper() -> None:
 # --- In the zygote's forked child -----------------------------------------------------------
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_NS_GET_USERNS = 0xB701  # ioctl_ns(2)
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_CAPBSET_READ = 23
@@ -404,7 +406,9 @@ def enter(holder_pid: int, uid: int) -> None:
     Its children are then born in the jail's PID namespace; the caller itself stays outside it
     and should only fork the kernel and exit. As root, the caller joins the jail's namespaces
     (which bubblewrap made as root), then becomes the unprivileged user ``uid`` with no groups.
-    As an ordinary user, it joins the jail's user namespace first (which owns the others).
+    As an ordinary user, it joins the user namespace owning the jail's other namespaces first
+    (``NS_GET_USERNS``, https://man7.org/linux/man-pages/man2/ioctl_ns.2.html), then those, then
+    the command's own nested one.
     Either way it ends with no capability and ``no_new_privs``.
 
     Raises:
@@ -414,18 +418,23 @@ def enter(holder_pid: int, uid: int) -> None:
     names = ("mnt", "ipc", "net", "uts", "cgroup", "pid")
     as_root = os.geteuid() == 0
     fds = {name: os.open(f"{base}/ns/{name}", os.O_RDONLY) for name in names}
-    if not as_root:
-        fds["user"] = os.open(f"{base}/ns/user", os.O_RDONLY)
     root = os.open(f"{base}/root", os.O_RDONLY)
+    users: list[int] = []
+    if not as_root:
+        # bubblewrap's --disable-userns puts the command in a user namespace nested in the one
+        # that owns the other namespaces: join the owner first, the command's last
+        users = [fcntl.ioctl(fds["mnt"], _NS_GET_USERNS), os.open(f"{base}/ns/user", os.O_RDONLY)]
     try:
-        if not as_root:
-            _setns(fds["user"], "user")
+        if users:
+            _setns(users[0], "user")
         for name in names:
             _setns(fds[name], name)
             if name == "mnt":
                 os.fchdir(root)
                 os.chroot(".")
                 os.chdir("/")
+        if users and os.fstat(users[1]).st_ino != os.fstat(users[0]).st_ino:
+            _setns(users[1], "user")
         if as_root:
             os.chown(HOME, uid, uid)
             _drop_bounding_set()
@@ -434,7 +443,7 @@ def enter(holder_pid: int, uid: int) -> None:
             os.setresuid(uid, uid, uid)
         _drop_privileges()
     finally:
-        for fd in (*fds.values(), root):
+        for fd in (*fds.values(), root, *users):
             os.close(fd)
 
 
