@@ -9,6 +9,15 @@ imported.
 
 The panel has a stable plain-text form (exercise ids, points and verdicts only), so nbval and
 frontends without widget support show a sensible summary; its callbacks never print.
+
+Kernel restarts: verdicts belong to the kernel that ran the checks, so a restart empties them. The
+panel is displayed under a display id of its lesson (``kms-course-progress-<lesson>``), and in
+``kms-course lab`` kernels this module is imported at start (:mod:`kms_course.jupyter_config`):
+the first check of a lesson in a kernel without a live panel of that lesson sends an update of
+that display (Jupyter's ``update_display_data``,
+https://jupyter-client.readthedocs.io/en/stable/messaging.html#update-display-data), so the panel
+left on screen by the previous kernel shows this kernel's verdicts instead of stale ones. The
+widget and its HTML form say so under the table.
 """
 
 from __future__ import annotations
@@ -26,8 +35,56 @@ from kms_course.widget_text import TextForm
 _LATEST: dict[str, Verdict] = {}
 
 
+#: lesson -> the panels of that lesson created in this kernel (weakly held).
+_LIVE: dict[str, weakref.WeakSet] = {}
+
+#: lesson -> the panel made to refresh a previous kernel's display (held so that it stays live).
+_REFRESHED: dict[str, "ProgressPanel"] = {}
+
+#: Printed under every panel: verdicts are this kernel's.
+STALE_NOTE = (
+    "Verdicts of the checks run in this kernel; after a kernel restart they start again at "
+    "'not checked yet' and this panel refreshes at the next check."
+)
+
+
+def display_id(lesson: str) -> str:
+    """The display id of ``lesson``'s progress panel, the same in every kernel."""
+    return f"kms-course-progress-{lesson}"
+
+
 def _record(verdict: Verdict) -> None:
     _LATEST[verdict.exercise] = verdict
+    _refresh_after_restart(verdict)
+
+
+def _refresh_after_restart(verdict: Verdict) -> None:
+    """Update the panel display of the verdict's lesson when no panel of it lives here."""
+    ex = exercises.load_all().get(verdict.exercise)
+    if ex is None or any(True for _ in _LIVE.get(ex.lesson, ())):
+        return
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover (IPython comes with ipykernel)
+        return
+    if get_ipython() is None:
+        return
+    try:
+        panel = _REFRESHED[ex.lesson] = ProgressPanel(ex.lesson)  # kept: it stays live
+    except Exception:  # noqa: BLE001 (a panel never makes a check fail)
+        return
+    panel._displayed = True
+    _update(panel)
+
+
+def _update(panel: ProgressPanel) -> None:
+    """Send ``update_display_data`` for ``panel``'s lesson display (never raises)."""
+    try:
+        from IPython.display import update_display
+
+        update_display(panel._repr_mimebundle_(), raw=True, display_id=display_id(panel.lesson))
+    except Exception:  # noqa: BLE001 (a panel never makes a check fail)
+        return
 
 
 exercises.on_verdict(_record)
@@ -76,8 +133,11 @@ class ProgressPanel(TextForm):
         self.title = widgets.HTML()
         self.bar = widgets.IntProgress(value=0, min=0, max=self.total_points, description="Points:")
         self.table = widgets.HTML()
-        self.widget = widgets.VBox([self.title, self.bar, self.table])
+        self._displayed = False
+        self.note = widgets.HTML(f"<small>{html.escape(STALE_NOTE)}</small>")
+        self.widget = widgets.VBox([self.title, self.bar, self.table, self.note])
         self._redraw()
+        _LIVE.setdefault(lesson, weakref.WeakSet()).add(self)
         # A weak reference, so a panel from an earlier run of the cell can be freed.
         ref = weakref.ref(self)
 
@@ -85,6 +145,8 @@ class ProgressPanel(TextForm):
             panel = ref()
             if panel is not None and verdict.exercise in panel.ids:
                 panel._redraw()
+                if panel._displayed:  # keep the saved text and HTML forms in step with the widget
+                    _update(panel)
 
         exercises.on_verdict(listener)
 
@@ -132,6 +194,13 @@ class ProgressPanel(TextForm):
 
     # --- display ---------------------------------------------------------------------------
 
+    def _ipython_display_(self) -> None:
+        """Display under the lesson's display id, so a later kernel can update it."""
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True, display_id=display_id(self.lesson))
+        self._displayed = True
+
     def text(self) -> str:
         """Stable plain-text summary: lesson, points earned of total, one line per exercise."""
         lines = [
@@ -146,4 +215,4 @@ class ProgressPanel(TextForm):
 
     def html(self) -> str:
         """Stable HTML form: the panel's title and its table of exercises."""
-        return f"<div>{self.title.value}</div>{self.table.value}"
+        return f"<div>{self.title.value}</div>{self.table.value}<div>{self.note.value}</div>"

@@ -2,9 +2,13 @@
 # made before the lesson's setup cell gets a clear SandboxError instead of reaching AWS
 # (kms_course.sandbox). `kms-course lab` copies it to <prefix>/etc/ipython/ (kms_course.lab).
 c = get_config()  # noqa: F821 (provided by traitlets when the file is loaded)
-# It also shows the course's one-line hints under known errors (kms_course.hints), such as moto 4's
-# `from moto import mock_kms`, even before the setup cell.
+# It also installs the course's short errors and one-line hints (kms_course.hints) before any cell:
+# a ClientError shows its code, message and hint first (%tb shows the full traceback); a course
+# name used before the setup cell (after a restart: `check`, `kms`, ...) says to run the first code
+# cell. And it imports the progress panel, so that the first check after a restart refreshes the
+# panel the previous kernel left on screen (kms_course.progress).
 c.IPKernelApp.exec_lines = [
     "import kms_course.sandbox",
     "import kms_course.hints as _h; _h.install(); del _h",
+    "import kms_course.progress as _p; del _p",
 ]
