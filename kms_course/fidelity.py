@@ -12,7 +12,8 @@ documentation (the specification); the two other columns are computed live, ever
 Both run in this process on an emptied in-process moto sandbox (``sandbox.reset()`` before each
 probe). The summary counts the behaviours each column gets right, over every behaviour and over
 those that concern the operations the lessons use (creating and describing keys,
-encrypt/decrypt, data keys, rotation, deletion and key state, aliases).
+encrypt/decrypt, data keys, rotation, deletion and key state, aliases, and who may use a key:
+principals, key policies and grants).
 """
 
 from __future__ import annotations
@@ -444,11 +445,258 @@ def policy_deny_encrypt(kms):
     deny = {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Deny", "Principal": "*", "Action": "kms:Encrypt", "Resource": "*"}
+            _ROOT_STATEMENT,
+            {"Effect": "Deny", "Principal": "*", "Action": "kms:Encrypt", "Resource": "*"},
         ],
     }
     kms.put_key_policy(KeyId=key["KeyId"], PolicyName="default", Policy=json.dumps(deny))
     kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+
+
+# --- probes: principals, key policies and grants ----------------------------------------------
+
+_ACCOUNT = "123456789012"
+_ROOT = f"arn:aws:iam::{_ACCOUNT}:root"
+_ROOT_STATEMENT = {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+                   "Principal": {"AWS": _ROOT}, "Action": "kms:*", "Resource": "*"}
+
+
+def _iam():
+    from kms_course import sandbox
+
+    return sandbox.client("iam")
+
+
+def _user(name: str, *actions: str) -> str:
+    """A new IAM user (ARN) whose identity policy allows ``actions`` on every key."""
+    arn = _iam().create_user(UserName=name)["User"]["Arn"]
+    if actions:
+        _iam().put_user_policy(UserName=name, PolicyName="kms", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}],
+        }))
+    return arn
+
+
+def _role(name: str) -> str:
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": _ROOT}, "Action": "sts:AssumeRole"}]}
+    return _iam().create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+
+
+def _as(arn: str):
+    from kms_course.access import client_as
+
+    return client_as(arn)
+
+
+def _policy(*statements: dict) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [_ROOT_STATEMENT, *statements]})
+
+
+def _reason(call) -> str:
+    """How an AccessDeniedException ends: the words after the resource ARN."""
+    try:
+        call()
+    except botocore.exceptions.ClientError as error:
+        message = error.response["Error"].get("Message", "")
+        if error.response["Error"]["Code"] != "AccessDeniedException":
+            return error.response["Error"]["Code"]
+        marker = message.find(":key/")
+        return message[message.find(" ", marker) + 1:] if marker >= 0 else message or "(empty)"
+    return "ok"
+
+
+def user_without_permission_encrypts(kms):
+    key = _key(kms)
+    _as(_user("nobody")).encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+
+
+def user_with_iam_permission_encrypts(kms):
+    key = _key(kms)
+    _as(_user("writer", "kms:Encrypt")).encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+
+
+def denied_no_identity_policy(kms):
+    key = _key(kms)
+    return _reason(lambda: _as(_user("nobody")).encrypt(KeyId=key["KeyId"], Plaintext=b"x"))
+
+
+def denied_no_resource_policy(kms):
+    admin = _user("admin")
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": admin}, "Action": "kms:*", "Resource": "*"}]})
+    key = _key(kms, Policy=policy, BypassPolicyLockoutSafetyCheck=True)
+    reader = _as(_user("reader", "kms:*"))
+    return _reason(lambda: reader.encrypt(KeyId=key["KeyId"], Plaintext=b"x"))
+
+
+def denied_explicitly(kms):
+    user = _user("writer", "kms:*")
+    deny = {"Effect": "Deny", "Principal": {"AWS": user}, "Action": "kms:Encrypt", "Resource": "*"}
+    key = _key(kms, Policy=_policy(deny))
+    return _reason(lambda: _as(user).encrypt(KeyId=key["KeyId"], Plaintext=b"x"))
+
+
+def denied_by_identity_policy(kms):
+    user = _user("writer", "kms:*")
+    _iam().put_user_policy(UserName="writer", PolicyName="no-encrypt", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "kms:Encrypt", "Resource": "*"}]}))
+    key = _key(kms)
+    return _reason(lambda: _as(user).encrypt(KeyId=key["KeyId"], Plaintext=b"x"))
+
+
+def _app_key(kms, condition: dict) -> tuple[dict, object]:
+    role = _role("app")
+    allow = {"Effect": "Allow", "Principal": {"AWS": role}, "Action": "kms:Encrypt",
+             "Resource": "*", "Condition": condition}
+    return _key(kms, Policy=_policy(allow)), _as(role)
+
+
+def context_condition_wrong_value(kms):
+    key, app = _app_key(kms, {"StringEquals": {"kms:EncryptionContext:app": "docs"}})
+    app.encrypt(KeyId=key["KeyId"], Plaintext=b"x", EncryptionContext={"app": "billing"})
+
+
+def context_condition_right_value(kms):
+    key, app = _app_key(kms, {"StringEquals": {"kms:EncryptionContext:app": "docs"}})
+    app.encrypt(KeyId=key["KeyId"], Plaintext=b"x", EncryptionContext={"app": "docs"})
+
+
+def context_keys_for_all_values(kms):
+    key, app = _app_key(kms, {"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["app"]}})
+    app.encrypt(KeyId=key["KeyId"], Plaintext=b"x", EncryptionContext={"app": "a", "extra": "b"})
+
+
+def principal_arn_condition_for_session(kms):
+    role = _role("app")
+    allow = {"Effect": "Allow", "Principal": "*", "Action": "kms:Encrypt", "Resource": "*",
+             "Condition": {"ArnEquals": {"aws:PrincipalArn": role}}}
+    key = _key(kms, Policy=_policy(allow))
+    return _as(role).encrypt(KeyId=key["KeyId"], Plaintext=b"x")["KeyId"] == key["Arn"]
+
+
+def via_service_condition(kms):
+    role = _role("app")
+    allow = {"Effect": "Allow", "Principal": {"AWS": role}, "Action": "kms:Encrypt",
+             "Resource": "*",
+             "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}}
+    key = _key(kms, Policy=_policy(allow))
+    _as(role).encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+
+
+def policy_not_json(kms):
+    kms.put_key_policy(KeyId=_key(kms)["KeyId"], PolicyName="default", Policy="{not json")
+
+
+def policy_without_effect(kms):
+    statement = {"Principal": {"AWS": _ROOT}, "Action": "kms:*", "Resource": "*"}
+    kms.put_key_policy(KeyId=_key(kms)["KeyId"], PolicyName="default",
+                       Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+
+
+def policy_unknown_principal(kms):
+    ghost = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{_ACCOUNT}:user/ghost"},
+             "Action": "kms:Decrypt", "Resource": "*"}
+    kms.put_key_policy(KeyId=_key(kms)["KeyId"], PolicyName="default", Policy=_policy(ghost))
+
+
+def _locked_out_policy() -> str:
+    other = _user("other")
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": other}, "Action": "kms:*", "Resource": "*"}]})
+
+
+def policy_lockout(kms):
+    kms.put_key_policy(KeyId=_key(kms)["KeyId"], PolicyName="default", Policy=_locked_out_policy())
+
+
+def policy_lockout_bypassed(kms):
+    kms.put_key_policy(KeyId=_key(kms)["KeyId"], PolicyName="default", Policy=_locked_out_policy(),
+                       BypassPolicyLockoutSafetyCheck=True)
+
+
+def list_key_policies(kms):
+    return kms.list_key_policies(KeyId=_key(kms)["KeyId"])["PolicyNames"]
+
+
+def default_policy_principal(kms):
+    policy = json.loads(kms.get_key_policy(KeyId=_key(kms)["KeyId"], PolicyName="default")["Policy"])
+    return policy["Statement"][0]["Principal"]["AWS"]
+
+
+def get_key_policy_name(kms):
+    return _absent(kms.get_key_policy(KeyId=_key(kms)["KeyId"], PolicyName="default"), "PolicyName")
+
+
+def grant_sign_on_symmetric(kms):
+    kms.create_grant(KeyId=_key(kms)["KeyId"], GranteePrincipal=_user("signer"),
+                     Operations=["Sign"])
+
+
+def grant_encrypt_on_hmac(kms):
+    key = _key(kms, KeyUsage="GENERATE_VERIFY_MAC", KeySpec="HMAC_256")
+    kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=_user("mac"), Operations=["Encrypt"])
+
+
+def grant_id_shape(kms):
+    grant = kms.create_grant(KeyId=_key(kms)["KeyId"], GranteePrincipal=_user("reader"),
+                             Operations=["Decrypt"])
+    gid = grant["GrantId"]
+    return "64 hex digits" if len(gid) == 64 and all(c in "0123456789abcdef" for c in gid) else gid
+
+
+def _granted_reader(kms, **grant_args) -> tuple[dict, object, dict, bytes]:
+    key = _key(kms)
+    blob = _blob(kms, key["KeyId"], EncryptionContext={"doc": "42"})
+    reader = _user("reader")
+    grant = kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=reader, Operations=["Decrypt"],
+                             **grant_args)
+    return key, _as(reader), grant, blob
+
+
+def grant_token_decrypts_at_once(kms):
+    _, reader, grant, blob = _granted_reader(kms)
+    return reader.decrypt(CiphertextBlob=blob, EncryptionContext={"doc": "42"},
+                          GrantTokens=[grant["GrantToken"]])["Plaintext"].decode()
+
+
+def retired_grant_stops_decrypt(kms):
+    _, reader, grant, blob = _granted_reader(kms)
+    kms.retire_grant(GrantToken=grant["GrantToken"])
+    reader.decrypt(CiphertextBlob=blob, EncryptionContext={"doc": "42"})
+
+
+def grant_context_equals_not_met(kms):
+    _, reader, _, blob = _granted_reader(
+        kms, Constraints={"EncryptionContextEquals": {"doc": "7"}})
+    reader.decrypt(CiphertextBlob=blob, EncryptionContext={"doc": "42"})
+
+
+def list_grants_issuing_account(kms):
+    key, _, _, _ = _granted_reader(kms)
+    return _absent(kms.list_grants(KeyId=key["KeyId"])["Grants"][0], "IssuingAccount")
+
+
+def list_retirable_grants(kms):
+    key = _key(kms)
+    retiring = _user("janitor")
+    kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=_user("reader"),
+                     Operations=["Decrypt"], RetiringPrincipal=retiring)
+    return len(kms.list_retirable_grants(RetiringPrincipal=retiring)["Grants"])
+
+
+def retire_bad_token(kms):
+    kms.retire_grant(GrantToken="not-a-grant-token")
+
+
+def revoke_malformed_grant_id(kms):
+    kms.revoke_grant(KeyId=_key(kms)["KeyId"], GrantId="not-a-grant-id")
+
+
+def revoke_unknown_grant_id(kms):
+    kms.revoke_grant(KeyId=_key(kms)["KeyId"], GrantId="0" * 64)
 
 
 def derive_shared_secret(kms):
@@ -481,6 +729,17 @@ _R = "rotation"
 _S = "deletion and key state"
 _A = "aliases"
 _O = "beyond the lessons"
+_W = "who may use a key"
+_P = "key policies"
+_G = "grants"
+_DEV = "https://docs.aws.amazon.com/kms/latest/developerguide/"
+_ACCESS = _DEV + "determining-access.html"
+_KEY_POLICIES = _DEV + "key-policies.html"
+_DEFAULT_POLICY = _DEV + "key-policy-default.html"
+_CONDITIONS = _DEV + "conditions-kms.html"
+_GRANTS = _DEV + "grants.html"
+_DENIED = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_access-denied-error-messages.html"
+_PUT_POLICY = API("PutKeyPolicy")
 _CK = API("CreateKey")
 _DK = API("DescribeKey")
 
@@ -593,9 +852,73 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
               API("GetPublicKey"), public_key_of_symmetric, lesson=False),
     Behaviour(_O, "get_key_policy without PolicyName", "default policy", API("GetKeyPolicy"),
               policy_without_name, lesson=False),
-    Behaviour(_O, "key policy denying kms:Encrypt", "AccessDeniedException",
-              "https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html",
-              policy_deny_encrypt, lesson=False),
+    Behaviour(_P, "key policy denying kms:Encrypt to everyone", "AccessDeniedException",
+              _KEY_POLICIES, policy_deny_encrypt),
+    Behaviour(_W, "user with no permission encrypts", "AccessDeniedException", _ACCESS,
+              user_without_permission_encrypts),
+    Behaviour(_W, "user allowed by its IAM policy encrypts (default key policy)", "ok",
+              _DEFAULT_POLICY, user_with_iam_permission_encrypts),
+    Behaviour(_W, "denied: key policy delegates, no IAM policy allows",
+              "because no identity-based policy allows the kms:Encrypt action", _DENIED,
+              denied_no_identity_policy),
+    Behaviour(_W, "denied: key policy does not name the caller",
+              "because no resource-based policy allows the kms:Encrypt action", _DENIED,
+              denied_no_resource_policy),
+    Behaviour(_W, "denied: Deny statement in the key policy",
+              "with an explicit deny in a resource-based policy", _DENIED, denied_explicitly),
+    Behaviour(_W, "denied: Deny statement in an IAM policy",
+              "with an explicit deny in an identity-based policy", _DENIED,
+              denied_by_identity_policy),
+    Behaviour(_W, "kms:EncryptionContext:app condition, wrong value", "AccessDeniedException",
+              _CONDITIONS, context_condition_wrong_value),
+    Behaviour(_W, "kms:EncryptionContext:app condition, right value", "ok", _CONDITIONS,
+              context_condition_right_value),
+    Behaviour(_W, "ForAllValues kms:EncryptionContextKeys with an extra key",
+              "AccessDeniedException", _CONDITIONS, context_keys_for_all_values),
+    Behaviour(_W, "aws:PrincipalArn of a role session is the role ARN", "True",
+              "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html",
+              principal_arn_condition_for_session),
+    Behaviour(_W, "kms:ViaService condition, direct call", "AccessDeniedException",
+              _CONDITIONS, via_service_condition),
+    Behaviour(_P, "key policy that is not JSON", "MalformedPolicyDocumentException", _PUT_POLICY,
+              policy_not_json),
+    Behaviour(_P, "key policy statement without Effect", "MalformedPolicyDocumentException",
+              _PUT_POLICY, policy_without_effect),
+    Behaviour(_P, "key policy naming a user that does not exist",
+              "MalformedPolicyDocumentException", _PUT_POLICY, policy_unknown_principal),
+    Behaviour(_P, "key policy locking the caller out", "MalformedPolicyDocumentException",
+              _PUT_POLICY, policy_lockout),
+    Behaviour(_P, "lock-out check bypassed", "ok", _PUT_POLICY, policy_lockout_bypassed),
+    Behaviour(_P, "list_key_policies", "['default']", API("ListKeyPolicies"), list_key_policies),
+    Behaviour(_P, "default key policy names the account", _ROOT, _DEFAULT_POLICY,
+              default_policy_principal),
+    Behaviour(_P, "get_key_policy answers PolicyName", "default", API("GetKeyPolicy"),
+              get_key_policy_name),
+    Behaviour(_G, "grant for Sign on a symmetric key", "ValidationException", _GRANTS,
+              grant_sign_on_symmetric),
+    Behaviour(_G, "grant for Encrypt on an HMAC key", "ValidationException", _GRANTS,
+              grant_encrypt_on_hmac),
+    Behaviour(_G, "GrantId shape", "64 hex digits", API("CreateGrant"), grant_id_shape),
+    Behaviour(_G, "grantee decrypts at once with the grant token", "hello",
+              "https://docs.aws.amazon.com/kms/latest/developerguide/using-grant-token.html",
+              grant_token_decrypts_at_once),
+    Behaviour(_G, "retired grant no longer allows decrypt", "AccessDeniedException",
+              "https://docs.aws.amazon.com/kms/latest/developerguide/grant-delete.html",
+              retired_grant_stops_decrypt),
+    Behaviour(_G, "EncryptionContextEquals constraint not met", "AccessDeniedException",
+              "https://docs.aws.amazon.com/kms/latest/APIReference/API_GrantConstraints.html",
+              grant_context_equals_not_met),
+    Behaviour(_G, "list_grants entry carries IssuingAccount", _ROOT,
+              "https://docs.aws.amazon.com/kms/latest/APIReference/API_GrantListEntry.html",
+              list_grants_issuing_account),
+    Behaviour(_G, "list_retirable_grants finds the grant", "1", API("ListRetirableGrants"),
+              list_retirable_grants),
+    Behaviour(_G, "retire_grant with a bad token", "InvalidGrantTokenException",
+              API("RetireGrant"), retire_bad_token),
+    Behaviour(_G, "revoke_grant with a malformed GrantId", "InvalidGrantIdException",
+              API("RevokeGrant"), revoke_malformed_grant_id),
+    Behaviour(_G, "revoke_grant with an unknown GrantId", "NotFoundException",
+              API("RevokeGrant"), revoke_unknown_grant_id),
     Behaviour(_O, "derive_shared_secret (ECDH) works", "ok", API("DeriveSharedSecret"),
               derive_shared_secret, lesson=False),
     Behaviour(_O, "tag key beginning with aws: is refused", "TagException", API("TagResource"),
