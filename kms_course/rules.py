@@ -1164,10 +1164,9 @@ def install() -> None:
         return
     from moto.kms.responses import KmsResponse
 
-    from kms_course import access  # registers key policies, grants and the authorization check
+    from kms_course import access
 
-    if access.authorize.authorize not in CHECKS:
-        CHECKS.append(access.authorize.authorize)
+    access.install()  # key policies, grants and the authorization check of every request
     _lazy_private_keys()
     for operation in set(_BEFORE) | set(_AFTER) | set(_REPLACE) | set(kms_operations()):
         name = _snake(operation)

@@ -18,4 +18,28 @@ does it). Source: https://docs.aws.amazon.com/kms/latest/developerguide/determin
 from kms_course.access import authorize, grants, key_policies  # noqa: F401  (register rules)
 from kms_course.access.principals import Principal, PrincipalError, client_as
 
-__all__ = ["Principal", "PrincipalError", "client_as"]
+__all__ = ["Principal", "PrincipalError", "client_as", "install"]
+
+
+def install() -> None:
+    """Hook the authorization into :mod:`kms_course.rules` (called by ``rules.install()``).
+
+    Adds :func:`kms_course.access.authorize.authorize` to ``rules.CHECKS`` and turns off moto's
+    own partial key-policy check (it denies DescribeKey for any Deny statement whose Action
+    merely contains ``kms:*``, with an empty message), which the real authorization replaces.
+    Both only while ``rules.ENABLED``: plain moto stays plain moto. Idempotent.
+    """
+    from moto.kms.responses import KmsResponse
+
+    from kms_course import rules
+
+    if authorize.authorize not in rules.CHECKS:
+        rules.CHECKS.append(authorize.authorize)
+    original = KmsResponse._validate_key_policy
+    if getattr(original, "_kms_course_original", None) is None:
+        def _validate_key_policy(self, key_id: str, action: str) -> None:
+            if not rules.ENABLED:
+                original(self, key_id, action)
+
+        _validate_key_policy._kms_course_original = original  # type: ignore[attr-defined]
+        KmsResponse._validate_key_policy = _validate_key_policy
