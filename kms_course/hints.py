@@ -45,13 +45,14 @@ _TOO_LONG = (
     "(len(text.encode('utf-8'))). For more, use envelope encryption: a data key from "
     "GenerateDataKey encrypts the data (kms_course.envelope.encrypt does it for you)."
 )
-#: A KeyId is a key ID, a key ARN, an alias name (``alias/...``) or an alias ARN; DescribeKey and
-#: the cryptographic operations take all four
-#: (https://docs.aws.amazon.com/kms/latest/APIReference/API_DescribeKey.html#API_DescribeKey_RequestSyntax).
+#: A KeyId is a key ID, a key ARN, an alias name (``alias/...``) or an alias ARN; DescribeKey,
+#: GetPublicKey and the cryptographic operations take all four
+#: (https://docs.aws.amazon.com/kms/latest/developerguide/alias-using.html).
 _ALIAS_WITHOUT_PREFIX = (
     "Hint: {value!r} is not a key ID, and an alias name always starts with 'alias/': write "
-    "KeyId='alias/{value}'. Only DescribeKey and the cryptographic operations (Encrypt, Decrypt, "
-    "GenerateDataKey, ...) accept an alias; the others need the key ID or key ARN."
+    "KeyId='alias/{value}'. Only DescribeKey, GetPublicKey and the cryptographic operations "
+    "(Encrypt, Decrypt, GenerateDataKey, ...) accept an alias; the others need the key ID or key "
+    "ARN."
 )
 #: A key ID that names no key of this account and Region (NotFoundException).
 _NO_SUCH_KEY = (

@@ -107,7 +107,7 @@ def test_alias_name_without_prefix_gets_the_prefix(kms_key):
         hint = _hint(call)
         assert hint.startswith(f"Hint: {value!r} is not a key ID, and an alias name always "
                                f"starts with 'alias/': write KeyId='alias/{value}'.")
-        assert "Only DescribeKey and the cryptographic operations" in hint
+        assert "Only DescribeKey, GetPublicKey and the cryptographic operations" in hint
 
 
 def test_create_alias_without_prefix_says_how_names_look(kms_key):

@@ -331,3 +331,146 @@ def test_markdown_never_points_students_at_solution_markers(notebook):
             assert SOLUTION_BEGIN not in cell.source and SOLUTION_END not in cell.source, (
                 f"{stem}: markdown mentions the solution markers students never see"
             )
+
+
+# --- issue 12: the student's path and the AWS corrections -----------------------------------------
+
+
+def _cells(stem: str):
+    return nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4).cells
+
+
+def _markdown(stem: str) -> str:
+    return "\n\n".join(c.source for c in _cells(stem) if c.cell_type == "markdown")
+
+
+def _cell(stem: str, grade_id: str):
+    return next(c for c in _cells(stem) if c.metadata["nbgrader"]["grade_id"] == grade_id)
+
+
+def test_every_lesson_states_its_estimated_time(notebook):
+    stem, nb = notebook
+    assert re.search(r"\*Estimated time: about \d+ minutes", nb.cells[0].source), stem
+
+
+def test_every_lesson_ends_with_an_optional_challenge(notebook):
+    # Open-ended, no check: a markdown cell just before the summary.
+    stem, nb = notebook
+    challenge = nb.cells[-2]
+    assert challenge.cell_type == "markdown"
+    assert challenge.source.startswith("## Optional challenge (open-ended, no check)"), stem
+
+
+def test_every_lesson_has_an_exercise_where_the_student_decides(notebook):
+    stem, nb = notebook
+    titles = [c.source.splitlines()[0] for c in nb.cells
+              if c.cell_type == "markdown" and c.source.startswith("### Exercise")]
+    decide = re.compile(r"\byou (decide|choose|find|work out)\b|\bdecide\b", re.I)
+    bodies = [c.source for c in nb.cells if c.cell_type == "markdown"
+              and c.source.startswith("### Exercise")]
+    assert any(decide.search(body) for body in bodies), (
+        f"{stem}: no exercise asks the student to decide something: {titles}")
+
+
+def test_lesson_03_only_symmetric_keys_generate_data_keys():
+    # GenerateDataKey takes a symmetric encryption KMS key only:
+    # https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKey.html
+    table = _cell("03_creating_and_describing_keys", "03-cell-07").source
+    row = next(line for line in table.splitlines() if line.startswith("| `ENCRYPT_DECRYPT`"))
+    assert "a symmetric key (`SYMMETRIC_DEFAULT`) also generates data keys, an RSA key does not" in row
+    assert "Only a symmetric encryption key can generate data keys" in table
+    assert "API_GenerateDataKey.html" in table
+
+
+def test_lesson_03_says_which_operations_accept_an_alias():
+    # https://docs.aws.amazon.com/kms/latest/developerguide/alias-using.html
+    text = _markdown("03_creating_and_describing_keys")
+    assert "Most calls" not in text and "wherever they accept a key ID" not in text
+    alias = _cell("03_creating_and_describing_keys", "03-cell-17").source
+    assert ("accepted in place of a key ID only by `DescribeKey`,\n`GetPublicKey` and the "
+            "cryptographic operations") in alias
+    assert "need the key ID or key ARN" in alias and "alias-using.html" in alias
+
+
+def test_lesson_03_alias_demo_is_safe_to_rerun():
+    from kms_course.sandbox import start_sandbox
+
+    kms = start_sandbox(quiet=True)
+    namespace = {"kms": kms, "key_id": kms.create_key()["KeyMetadata"]["KeyId"]}
+    try:
+        kms.delete_alias(AliasName="alias/lesson03-demo")
+    except kms.exceptions.NotFoundException:
+        pass
+    code = _cell("03_creating_and_describing_keys", "03-cell-18").source
+    exec(code, namespace)  # noqa: S102 (the lesson's own demo cell)
+    exec(code, namespace)  # noqa: S102 (the second run must not fail)
+    assert kms.describe_key(KeyId="alias/lesson03-demo")["KeyMetadata"]["KeyId"] == namespace["key_id"]
+
+
+@pytest.mark.parametrize("stem,grade_id", [
+    ("01_understanding_kms", "01-cell-08"), ("04_encrypting_and_decrypting", "04-cell-08")])
+def test_the_4096_byte_limit_is_for_symmetric_keys(stem, grade_id):
+    # https://docs.aws.amazon.com/kms/latest/APIReference/API_Encrypt.html: 4096 bytes with a
+    # symmetric key; RSA key specs take far less (e.g. 190 bytes for RSA_2048, RSAES_OAEP_SHA_256).
+    text = " ".join(_cell(stem, grade_id).source.split())
+    assert re.search(r"symmetric (encryption )?KMS key(\*\*)?, `Encrypt` accepts", text), stem
+    assert "RSA" in text and "API_Encrypt.html" in text
+    if stem.startswith("01"):
+        assert "at most 190 bytes for `RSA_2048` with `RSAES_OAEP_SHA_256`" in text
+
+
+def test_lessons_never_loop_over_list_keys_without_pagination(notebook):
+    # ListKeys returns one page (100 keys by default): use the paginator.
+    # https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeys.html
+    stem, nb = notebook
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(code_source(cell))):
+            if isinstance(node, ast.For) and "list_keys(" in ast.unparse(node.iter):
+                pytest.fail(f"{stem}: loops over one page of list_keys: {ast.unparse(node.iter)}")
+    if stem.startswith("01"):
+        assert "get_paginator('list_keys')" in _cell(stem, "01-cell-16").source
+
+
+def test_lesson_06_lists_only_completed_rotations():
+    # ListKeyRotations: "information about all completed key material rotations";
+    # RotateKeyOnDemand initiates the rotation, in progress shown by GetKeyRotationStatus.
+    text = _cell("06_key_rotation", "06-cell-09").source
+    assert "`RotateKeyOnDemand` only *starts* the rotation" in text
+    assert "`ListKeyRotations` lists\n**completed** rotations only" in text
+    assert "OnDemandRotationStartDate" in text and "API_ListKeyRotations.html" in text
+    exercise = _cell("06_key_rotation", "06-cell-17").source
+    assert "On AWS the rotation may need a moment to complete before it is listed." in exercise
+
+
+def test_lesson_06_imported_key_material_rotates_on_demand():
+    # https://docs.aws.amazon.com/kms/latest/APIReference/API_RotateKeyOnDemand.html (June 2025)
+    text = _cell("06_key_rotation", "06-cell-13").source
+    assert "but not imported key\nmaterial: since June 2025" in text
+    assert "keys with imported\nkey material and keys in a custom key store do not rotate automatically" in text
+    assert "rotating-keys-on-demand.html" in text
+    for sentence in sentences(_markdown("06_key_rotation")):
+        if "imported key material" in sentence and "on demand" in sentence.lower():
+            assert "cannot" not in sentence, sentence
+
+
+def test_lesson_07_names_the_documented_exceptions_to_irreversible_deletion():
+    # https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-delete.html and
+    # https://docs.aws.amazon.com/kms/latest/developerguide/importing-keys-considerations.html
+    text = _markdown("07_key_deletion")
+    assert "unreadable forever" not in text
+    assert "every ciphertext made\nunder it can never be decrypted again" not in text
+    cell = _cell("07_key_deletion", "07-cell-18").source
+    assert "- **Multi-Region keys.**" in cell and "multi-Region-keys-delete.html".lower() in cell.lower()
+    assert "- **Imported key material.**" in cell and "importing-keys-considerations.html" in cell
+    assert "the few documented exceptions come at the end of the lesson" in " ".join(_cell(
+        "07_key_deletion", "07-cell-01").source.split())
+
+
+def test_lessons_01_and_02_tell_the_data_key_story_once():
+    # Lesson 02 explains data keys; lesson 01 points there in one paragraph.
+    lesson01 = _cell("01_understanding_kms", "01-cell-05").source
+    assert lesson01.startswith("## Data keys, in one sentence") and "lesson 02" in lesson01
+    assert "returned twice" not in _markdown("01_understanding_kms")
+    assert "`Encrypt` takes at most 4096 bytes" not in _markdown("02_kms_keys_vs_data_keys")
