@@ -15,7 +15,7 @@ import fixture  # noqa: E402
 
 from kms_course import cli  # noqa: E402
 from kms_course.transforms import find_leaks  # noqa: E402
-from kms_course.transforms.cells import is_solution  # noqa: E402
+from kms_course.transforms.cells import is_check, is_solution  # noqa: E402
 
 
 def test_release_writes_student_versions(tmp_path, capsys):
@@ -27,13 +27,19 @@ def test_release_writes_student_versions(tmp_path, capsys):
     nb = nbformat.read(out / f"{fixture.LESSON}.ipynb", 4)
     nbformat.validate(nb)
     assert find_leaks(nb, master) == []
+    setup = next(c for c in nb.cells if c.cell_type == "code")
     for cell in nb.cells:
         if is_solution(cell):
             assert cell.source.endswith("# YOUR CODE HERE\nraise NotImplementedError()")
             assert (cell.metadata["editable"], cell.metadata["deletable"]) == (True, False)
-        else:
+        elif cell is setup or is_check(cell) or cell.cell_type == "markdown":
+            # Only the lesson's text, its setup cell and its check cells are locked (issue 12).
             assert (cell.metadata["editable"], cell.metadata["deletable"]) == (False, False)
             assert cell.metadata["nbgrader"]["locked"] is True
+        else:  # a demo cell: the student may change it and run it again
+            assert (cell.metadata["editable"], cell.metadata["deletable"]) == (True, False)
+            assert cell.metadata["nbgrader"]["locked"] is False
+    assert "print(" in nb.cells[-1].source and nb.cells[-1].metadata["editable"] is True
     assert "Released 2 notebook(s)" in capsys.readouterr().out
 
 
