@@ -126,8 +126,23 @@ def run(args: argparse.Namespace) -> int:
     from kms_course.grading.out_lock import hold
 
     check_out(args.out)
+    _check_jail(getattr(args, "no_jail", False))
     with hold(args.out):
         return _run_locked(args)
+
+
+def _check_jail(no_jail: bool) -> None:
+    """Stop before anything runs when kernels cannot be jailed; warn when asked not to."""
+    from kms_course.grading.jail import unavailable
+
+    if no_jail:
+        print("kms-course grade: warning: --no-jail: student code runs unisolated as your own "
+              "user (it can read and change your files); grades.json records that this batch "
+              "was not jailed.", file=sys.stderr)
+        return
+    reason = unavailable()
+    if reason:
+        raise CourseError(f"cannot isolate the submissions: {reason}.")
 
 
 def _run_locked(args: argparse.Namespace) -> int:

@@ -214,7 +214,8 @@ def write_class_files(
     """Write ``grades.csv`` and ``grades.json`` atomically and return the rows.
 
     ``grades.csv`` columns: ``student``, one per exercise id (points), ``total``, ``max_points``,
-    ``status``. ``grades.json``: ``{"lessons": {...}, "students": rows}`` with failure messages.
+    ``status``. ``grades.json``: ``{"lessons": {...}, "jailed": bool, "students": rows}`` with
+    failure messages; ``jailed`` is false when any result was graded with ``--no-jail``.
     """
     rows = class_rows(results, lessons)
     ids = [ex for exs in lessons.values() for ex, _ in exs]
@@ -228,6 +229,7 @@ def write_class_files(
         )
     payload = {
         "lessons": {lesson: dict(exs) for lesson, exs in lessons.items()},
+        "jailed": all(r.get("jailed", False) for r in results),
         "students": rows,
     }
     write_together(out, {"grades.csv": buffer.getvalue(), "grades.json": json.dumps(payload, indent=1)})

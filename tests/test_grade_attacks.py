@@ -34,7 +34,7 @@ from kms_course import cli  # noqa: E402
 from kms_course.grading import jail  # noqa: E402
 
 REASON = jail.unavailable()
-pytestmark = pytest.mark.skipif(REASON is not None, reason=f"no grading jail here: {REASON}")
+needs_jail = pytest.mark.skipif(REASON is not None, reason=f"no grading jail here: {REASON}")
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY, BLOB = fixture.SOLUTIONS["90-key"], fixture.SOLUTIONS["90-blob"]
@@ -74,6 +74,9 @@ if os.fork() == 0:
         os.execv(sys.executable, [sys.executable, "-c", '''
 import os, signal, time, pathlib
 from kms_course import start_sandbox
+# only where this really is a jail (bubblewrap is PID 1): were the jail ever broken, this test
+# must fail, not kill every process of the machine running it
+SAFE = open("/proc/1/comm").read().strip() == "bwrap"
 try:
     kms = start_sandbox(quiet=True)
 except Exception:
@@ -90,7 +93,8 @@ while time.time() < end:
     except Exception:
         pass
     try:
-        os.kill(-1, signal.SIGKILL)
+        if SAFE:
+            os.kill(-1, signal.SIGKILL)
     except OSError:
         pass
     time.sleep(0.05)
@@ -102,7 +106,9 @@ time.sleep(0.3)
 STOPPER = """# stop every process it can see (the zygote, the workers, the grader, other kernels), but
 # not its own kernel (a thread id would stop the whole kernel)
 import os, signal
-for pid in range(2, 70000):
+# only where this really is a jail (bubblewrap is PID 1), lest a broken jail stop the machine
+SAFE = open("/proc/1/comm").read().strip() == "bwrap"
+for pid in range(2, 70000) if SAFE else []:
     if not os.path.exists(f"/proc/self/task/{pid}"):
         try:
             os.kill(pid, signal.SIGSTOP)
@@ -148,6 +154,8 @@ CLASS = {
     "i_honest": (dict(fixture.SOLUTIONS), FULL),
     "j_upload": ({"90-key": UPLOAD, "90-blob": BLOB}, {"90-key": 0, "90-blob": 3}),
     "k_honest": (dict(fixture.SOLUTIONS), FULL),
+    "l_linkfolder": (None, {"90-key": 0, "90-blob": 0}),  # a symbolic link to the masters' folder
+    "m_linkfile": (None, {"90-key": 0, "90-blob": 0}),  # a symbolic link to a master notebook
 }
 
 
@@ -158,10 +166,17 @@ def _package_digest() -> str:
     return digest.hexdigest()
 
 
-def _write_class(subs: Path, out: Path, students=CLASS) -> None:
+def _write_class(subs: Path, out: Path, students=CLASS, masters: Path | None = None) -> None:
     for student, (sources, _) in students.items():
         target = subs / student / f"{fixture.LESSON}.ipynb"
+        if student == "l_linkfolder":
+            subs.mkdir(parents=True, exist_ok=True)
+            (subs / student).symlink_to(masters, target_is_directory=True)
+            continue
         target.parent.mkdir(parents=True)
+        if student == "m_linkfile":
+            target.symlink_to(masters / f"{fixture.LESSON}.ipynb")
+            continue
         sources = {k: v.replace("{OUT}", str(out)).replace("{MARKER}", MARKER)
                    for k, v in sources.items()}
         nbformat.write(fixture.submission(sources), target)
@@ -183,7 +198,7 @@ def attacked(tmp_path_factory):
     root = tmp_path_factory.mktemp("attacked")
     masters = fixture.write_masters(root / "masters")
     subs, out = root / "submissions", root / "out"
-    _write_class(subs, out)
+    _write_class(subs, out, masters=masters)
     before = _package_digest()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PYTHONPATH", os.pathsep.join([str(CASES_DIR), os.environ.get("PYTHONPATH", "")]))
@@ -196,21 +211,32 @@ def attacked(tmp_path_factory):
     return {"code": code, "rows": rows, "out": out, "before": before, "seconds": seconds}
 
 
+@needs_jail
 def test_batch_finishes_with_a_row_per_student(attacked):
     assert attacked["code"] == 0
     assert set(attacked["rows"]) == set(CLASS)
     assert attacked["seconds"] < 300  # the stopper did not hang the batch
 
 
+@needs_jail
 @pytest.mark.parametrize("student", sorted(CLASS))
 def test_every_student_gets_exactly_their_points(attacked, student):
     assert attacked["rows"][student]["exercises"] == CLASS[student][1], attacked["rows"][student]
 
 
+@needs_jail
+@pytest.mark.parametrize("student", ["l_linkfolder", "m_linkfile"])
+def test_symbolic_links_are_refused(attacked, student):
+    row = attacked["rows"][student]
+    assert row["status"] == "symlink" and row["total"] == 0, row
+
+
+@needs_jail
 def test_no_process_of_a_submission_outlives_the_batch(attacked):
     assert _alive_with(MARKER) == []
 
 
+@needs_jail
 def test_the_gradebook_is_the_graders_own(attacked):
     out = attacked["out"]
     with open(out / "grades.csv", newline="") as f:
@@ -219,6 +245,7 @@ def test_the_gradebook_is_the_graders_own(attacked):
     assert "forged" not in (out / "manifest.json").read_text()
 
 
+@needs_jail
 def test_the_course_package_is_unchanged(attacked):
     assert _package_digest() == attacked["before"]
     assert not list(Path(sys.prefix).glob("kms_course_attack.pth"))
@@ -255,6 +282,7 @@ def _still_running(processes: set[tuple[int, str]]) -> set[tuple[int, str]]:
     return alive
 
 
+@needs_jail
 def test_killing_the_grader_leaves_nothing_running_and_a_rerun_completes(tmp_path):
     masters = fixture.write_masters(tmp_path / "masters")
     subs, out = tmp_path / "subs", tmp_path / "out"
@@ -293,3 +321,37 @@ def test_killing_the_grader_leaves_nothing_running_and_a_rerun_completes(tmp_pat
     assert rerun.returncode == 0, rerun.stderr
     rows = {r["student"]: r for r in json.loads((out / "grades.json").read_text())["students"]}
     assert {s: r["exercises"] for s, r in rows.items()} == {f"s{i}": FULL for i in range(4)}
+
+
+def _fixture_class(tmp_path: Path) -> tuple[Path, Path, Path]:
+    masters = fixture.write_masters(tmp_path / "masters")
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    _write_class(subs, out, {"a": (dict(fixture.SOLUTIONS), FULL)})
+    return masters, subs, out
+
+
+def test_grade_stops_with_install_advice_when_there_is_no_jail(tmp_path, monkeypatch, capsys):
+    masters, subs, out = _fixture_class(tmp_path)
+    monkeypatch.setattr(jail.shutil, "which", lambda name: None)
+    code = cli.main(["grade", str(subs), "--out", str(out), "--masters", str(masters)])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "apt-get install bubblewrap socat" in err and "--no-jail" in err
+    assert not (out / "grades.csv").exists()
+
+
+@pytest.mark.parametrize("no_jail", [False, True])
+def test_the_gradebook_records_whether_the_batch_was_jailed(tmp_path, monkeypatch, capsys, no_jail):
+    if not no_jail and REASON is not None:
+        pytest.skip(f"no grading jail here: {REASON}")
+    masters, subs, out = _fixture_class(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(CASES_DIR), os.environ.get("PYTHONPATH", "")]))
+    argv = ["grade", str(subs), "--out", str(out), "--masters", str(masters), "--jobs", "1",
+            "--no-progress", *(["--no-jail"] if no_jail else [])]
+    assert cli.main(argv) == 0
+    grades = json.loads((out / "grades.json").read_text())
+    assert grades["jailed"] is (not no_jail)
+    assert grades["students"][0]["exercises"] == FULL
+    warned = "--no-jail: student code runs unisolated" in capsys.readouterr().err
+    assert warned is no_jail

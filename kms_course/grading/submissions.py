@@ -68,9 +68,11 @@ def discover(paths: list[str]) -> list[Submission]:
     """
     found: list[Submission] = []
     for raw in paths:
-        path = Path(raw)
-        if not path.exists():
+        if not Path(raw).exists():
             raise FileNotFoundError(f"No such submission file or folder: {raw}")
+        # the folder the instructor named, with its own links resolved: any link below it is
+        # the submission's, and read_notebook refuses it
+        path = Path(raw).resolve()
         if path.is_file():
             found.append(_loose(path))
             continue
@@ -124,13 +126,18 @@ def read_notebook(path: str) -> tuple[NotebookNode | None, str, str]:
 
     Returns:
         ``(nb, "ok", "")`` with an nbformat v4 notebook, or ``(None, status, message)`` with
-        status ``unreadable``, ``not-json``, ``not-a-notebook`` or ``unsupported-nbformat``. A v3
+        status ``symlink`` (the file, or a folder on its way from the folder the instructor
+        named, is a symbolic link: it could point at anything, a master notebook included),
+        ``unreadable``, ``not-json``, ``not-a-notebook`` or ``unsupported-nbformat``. A v3
         notebook is upgraded with nbformat's converter; v4 notebooks are not schema-validated
         (only their solution cells' sources are used).
     """
     import nbformat
     from nbformat.v4.rwbase import rejoin_lines
 
+    if os.path.realpath(path) != os.path.abspath(path):
+        return None, "symlink", ("the submission is a symbolic link, not a notebook file: "
+                                 "submit the notebook itself")
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:

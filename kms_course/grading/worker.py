@@ -120,6 +120,7 @@ def grade(submission: dict[str, str]) -> dict[str, Any]:
     lesson, how = identify_lesson(nb, submission["path"], lessons)
     wanted = w.config.lesson
     result["graded_as"] = wanted
+    result["jailed"] = w.config.jail
     result["limits"] = {"cell": w.config.cell_timeout, "submission": w.config.submission_timeout}
     if read_status != "ok":
         issues.append(read_status)
