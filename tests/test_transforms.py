@@ -8,6 +8,7 @@ locked cells carry Jupyter's ``editable``/``deletable`` keys.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 
 import pytest
@@ -22,6 +23,7 @@ from kms_course.transforms import (
     strip_hidden,
     take_master_cells,
 )
+from kms_course.transforms.cells import answer_cells
 from kms_course.transforms.clear_solutions import SolutionMarkerError
 from kms_course.transforms.probe_answers import parse_probe_output, probe_source
 from kms_course.transforms.strip_hidden import HiddenMarkerError
@@ -113,13 +115,12 @@ def test_strip_hidden_regions_and_instructor_cells():
         strip_hidden(nb)
 
 
-def test_take_master_cells_uses_only_the_students_solution_source():
+def test_take_master_cells_keeps_the_masters_lesson_and_check_cells():
     master = three_cells()
     student = clear_solutions(three_cells())
     student.cells[1].source = "answer = 7"
     student.cells[2].source = 'print("PASSED 90-x")'  # an edited check cell
-    student.cells[0].cell_type = "code"  # a re-typed lesson cell
-    student.cells.insert(0, new_code_cell("import os; os._exit(0)"))  # an added cell
+    student.cells[0].cell_type = "code"  # a re-typed lesson cell (it keeps its metadata)
     out = take_master_cells(student, master)
     assert [c.source for c in out.cells] == ["# Lesson", "answer = 7", 'check("90-x")']
     assert out.cells[0].cell_type == "markdown"
@@ -135,15 +136,66 @@ def test_take_master_cells_never_restores_the_masters_answer():
     assert out.cells[1].metadata["kms_course"]["submitted"] is False
 
 
-def test_take_master_cells_matches_by_metadata_not_position():
+def _split(student, index, *parts):
+    """What JupyterLab's Split Cell does: the parts each keep the cell's metadata."""
+    cell = student.cells[index]
+    pieces = []
+    for number, text in enumerate(parts):
+        piece = copy.deepcopy(cell)
+        piece.source = text
+        if number:
+            piece["id"] = f"split-{number}"
+        pieces.append(piece)
+    student.cells[index:index + 1] = pieces
+    return student
+
+
+def test_take_master_cells_runs_every_part_of_a_split_solution_in_order():
+    """Bug: only the first cell carrying the id counted, so a split answer lost its second half."""
+    student = _split(clear_solutions(three_cells()), 1, "half = 21", "answer = half * 2")
+    out = take_master_cells(student, three_cells())
+    assert [c.source for c in out.cells] == ["# Lesson", "half = 21", "answer = half * 2",
+                                             'check("90-x")']
+    assert [c.metadata["kms_course"]["part"] for c in out.cells[1:3]] == [1, 2]
+    assert out.cells[1]["id"] != out.cells[2]["id"]
+
+
+def test_take_master_cells_matches_by_metadata_not_position_and_keeps_copies():
+    """A copied solution cell carries the exercise's id: it is part of the answer, in order."""
     master = three_cells()
     student = clear_solutions(three_cells())
     student.cells[1].source = "answer = 1"
-    student.cells.reverse()
-    duplicate = student.cells[1].copy()
-    duplicate.source = "answer = 2"
-    student.cells.append(duplicate)  # a copied solution cell: the first one counts
-    assert take_master_cells(student, master).cells[1].source == "answer = 1"
+    duplicate = copy.deepcopy(student.cells[1])
+    duplicate.source = "answer = answer + 1"
+    duplicate["id"] = "copied"
+    student.cells.insert(2, duplicate)
+    student.cells.insert(0, student.cells.pop())  # the check cell moved to the top
+    out = take_master_cells(student, master)
+    assert [c.source for c in out.cells] == ["# Lesson", "answer = 1", "answer = answer + 1",
+                                             'check("90-x")']
+
+
+def test_added_cells_belong_to_the_next_exercise_and_trailing_ones_to_none():
+    """Bug: a helper function in a cell the student added was dropped, so the answer using it
+    raised NameError in the grader while it passed in the lab."""
+    student = clear_solutions(three_cells())
+    student.cells[1].source = "answer = helper()"
+    student.cells.insert(1, new_code_cell("def helper():\n    return 42"))
+    student.cells.append(new_code_cell("import os; os._exit(0)"))  # after the last check
+    out = take_master_cells(student, three_cells())
+    assert [c.source for c in out.cells] == ["# Lesson", "def helper():\n    return 42",
+                                             "answer = helper()", 'check("90-x")']
+    assert [c.metadata["kms_course"]["added"] for c in out.cells[1:3]] == [True, False]
+    assert answer_cells(student)["90-x"] == [student.cells[1], student.cells[2]]
+
+
+def test_answer_cells_ignores_lesson_and_markdown_cells_and_empty_parts():
+    student = clear_solutions(three_cells())
+    student.cells.insert(1, new_markdown_cell("my notes"))
+    student.cells.insert(1, new_code_cell("   "))
+    student.cells[3].source = "answer = 5"
+    out = take_master_cells(student, three_cells())
+    assert [c.source for c in out.cells] == ["# Lesson", "answer = 5", 'check("90-x")']
 
 
 def test_probe_replaces_or_follows_the_check_cell():

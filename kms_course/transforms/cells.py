@@ -117,3 +117,57 @@ def replace_regions(
     if inside:
         raise error(f"'{begin}' without a '{end}'")
     return "\n".join(out), found
+
+
+def is_added(cell: Any) -> bool:
+    """True for a code cell the student added: it carries neither ``nbgrader`` nor
+    ``kms_course`` metadata (a new cell in Jupyter has none; a split or a copy keeps them)."""
+    if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+        return False
+    meta = cell.get("metadata", {})
+    return not isinstance(meta.get("nbgrader"), dict) and not isinstance(meta.get("kms_course"), dict)
+
+
+def answer_cells(nb: Any) -> dict[str, list[Any]]:
+    """Which cells make up each exercise's answer: the one rule the lab and the grader share.
+
+    Walking the notebook in order, an exercise's answer is
+
+    * every code cell carrying the exercise's id as a solution cell (``kms_course.exercise``
+      or nbgrader's ``grade_id``): the original, each part of a JupyterLab "Split Cell" and each
+      copy, since Jupyter keeps a cell's metadata when it splits or copies it;
+    * every code cell the student added (:func:`is_added`), counted for the first exercise whose
+      solution or check cell comes after it (a helper cell written above a solution belongs to
+      that exercise); added cells after the last check cell belong to no exercise;
+
+    in notebook order. Lesson cells, check cells and markdown cells are never part of an answer:
+    the grader takes them from the master.
+
+    Args:
+        nb: an nbformat v4 notebook (or a dict of the same shape).
+
+    Returns:
+        exercise id -> the answer's cells (the notebook's own cell objects), for each exercise
+        that has at least one solution or check cell in ``nb``; an exercise whose solution cells
+        were all deleted has only the added cells before its check cell.
+    """
+    answers: dict[str, list[Any]] = {}
+    pending: list[Any] = []
+    for cell in nb.get("cells", []):
+        if not isinstance(cell, dict):
+            continue
+        if is_added(cell):
+            pending.append(cell)
+            continue
+        ex = exercise_id(cell)
+        if ex is None:
+            continue
+        if is_solution(cell):
+            if cell.get("cell_type") != "code":
+                continue
+            answers.setdefault(ex, []).extend(pending + [cell])
+            pending = []
+        elif is_check(cell):
+            answers.setdefault(ex, []).extend(pending)
+            pending = []
+    return answers
