@@ -1,5 +1,5 @@
-"""Checks of lesson 08, the capstone "secure document storage service"
-(notebooks/08_capstone_document_store.ipynb), and the setup of its practice bucket.
+"""Checks of lesson 09, the capstone "secure document storage service"
+(notebooks/09_capstone_document_store.ipynb), and the setup of its practice bucket.
 
 In the exercises the student stores documents in their own, hand-made layout (the raw steps of
 lesson 05), in the practice bucket :data:`PRACTICE_BUCKET`:
@@ -35,7 +35,7 @@ from kms_course.checks._common import decrypt_or_fail, describe_answer_key
 from kms_course.checks.l05_data_keys import context_aad
 from kms_course.exercises import Answers, CheckFailed, exercise
 
-LESSON = "08_capstone_document_store"
+LESSON = "09_capstone_document_store"
 PRACTICE_BUCKET = "capstone-practice"
 STORE_BUCKET = "capstone-docs"
 STORE_ALIAS = "alias/capstone-docs"
@@ -171,7 +171,7 @@ def open_mine(kms: Any, s3: Any, doc_id: str, owner: str) -> tuple[bytes, bytes,
 
 
 @exercise(
-    "08-store-setup",
+    "09-store-setup",
     lesson=LESSON,
     points=2,
     hint="s3.create_bucket(Bucket='capstone-docs'); kms.create_key(); "
@@ -205,7 +205,7 @@ def _(kms: Any, answers: Answers) -> None:
 
 
 @exercise(
-    "08-put-document",
+    "09-put-document",
     lesson=LESSON,
     points=4,
     hint="In put_document: generate_data_key with EncryptionContext={'doc_id': ..., 'owner': ...}, "
@@ -236,7 +236,7 @@ def _(kms: Any, answers: Answers) -> None:
 
 
 @exercise(
-    "08-read-document",
+    "09-read-document",
     lesson=LESSON,
     points=3,
     hint="Read the object and its Metadata, base64-decode the encrypted data key and nonce, "
@@ -257,7 +257,7 @@ def _(kms: Any, answers: Answers) -> None:
 
 
 @exercise(
-    "08-share-document",
+    "09-share-document",
     lesson=LESSON,
     points=3,
     hint="kms.re_encrypt(CiphertextBlob=<memo's encrypted data key>, SourceEncryptionContext="
@@ -290,7 +290,7 @@ def _(kms: Any, answers: Answers) -> None:
 
 
 @exercise(
-    "08-docstore",
+    "09-docstore",
     lesson=LESSON,
     points=3,
     hint="store = DocumentStore(kms, s3, practice_bucket, practice_key_id); store.put(...); "
