@@ -71,6 +71,8 @@ def grade_all(
     config: GradeConfig,
     jobs: int | None = None,
     on_result: Callable[[dict[str, Any]], None] = lambda r: None,
+    scheduler: str | None = None,
+    executor: str = "pool",
 ) -> list[dict[str, Any]]:
     """Grade every submission (``Submission.to_dict()``) and call ``on_result`` as each finishes.
 
@@ -87,6 +89,10 @@ def grade_all(
     results: list[dict[str, Any]] = []
     preload()
     jobs = max(1, min(jobs or default_jobs(), len(pending) or 1))
+    if scheduler or executor == "dask":
+        from kms_course.grading.cluster import grade_on_dask
+
+        return grade_on_dask(pending, config, jobs, on_result, _crashed, scheduler)
 
     def finish(result: dict[str, Any]) -> None:
         results.append(result)

@@ -1,0 +1,213 @@
+"""Grading on Dask: the same code on this machine (a LocalCluster) or on any Dask cluster.
+
+Dask distributed (https://distributed.dask.org/) runs each submission as one task. Every worker
+process holds what the in-process grader needs, set up once by a worker plugin
+(:class:`GradingPlugin`, https://distributed.dask.org/en/stable/plugins.html): its own guarded
+sandbox server, its kernel zygote (so each kernel is still a jailed fork of a preloaded
+process, :mod:`kms_course.grading.jail`) and the master notebooks, which travel with the plugin
+as text. Submissions travel to workers as bytes and results come back to the client as plain
+data, so no shared file system is needed; only the client writes ``--out``, once per result,
+even when Dask re-runs a task whose worker died (each task has one future, and its result
+arrives once).
+
+A task that was running on a worker that died is run again elsewhere; Dask counts it as
+suspicious only if it was running there (one task per worker: ``threads_per_worker=1``), so a
+classmate queued behind a crashing submission is never blamed. A submission that kills its
+worker twice gets the status ``grader-crashed``
+(``distributed.scheduler.allowed-failures``, https://distributed.dask.org/en/stable/killed.html).
+
+The local cluster's workers start from a forkserver that has imported the grading stack once
+(https://docs.python.org/3/library/multiprocessing.html#multiprocessing.set_forkserver_preload),
+so starting a worker costs a fork, not a new Python importing boto3, moto and Jupyter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from distributed import WorkerPlugin
+
+from kms_course.grading.worker import GradeConfig
+
+#: What the local workers' forkserver imports before forking any worker.
+FORKSERVER_PRELOAD = (
+    "distributed",
+    "boto3",
+    "moto.moto_server.werkzeug_app",
+    "nbclient",
+    "nbformat.validator",
+    "jupyter_client",
+    "kms_course.rules",
+    "kms_course.grading.worker",
+    "kms_course.checks",
+)
+#: Submissions sent to the cluster ahead of the results (bounds the client's memory).
+IN_FLIGHT_PER_WORKER = 4
+#: Times a task may lose its worker before it is given up (Dask's allowed-failures).
+ALLOWED_FAILURES = 1
+
+
+def _import_checks(modules: Iterable[str]) -> None:
+    import importlib
+
+    from kms_course.exercises import load_all
+
+    load_all()
+    for name in modules:
+        importlib.import_module(name)
+
+
+class GradingPlugin(WorkerPlugin):
+    """Dask worker plugin: set up one grading worker (sandbox server, zygote, masters).
+
+    Args:
+        config: the batch's settings (its ``masters`` is replaced by the worker's own copy).
+        masters: lesson name -> master notebook file text.
+        check_modules: modules whose import registers the exercises (the course's
+            ``kms_course.checks`` and any the grader loaded, such as a test fixture's).
+    """
+
+    name = "kms-course-grading"
+
+    def __init__(self, config: GradeConfig, masters: dict[str, str], check_modules: tuple[str, ...]):
+        self.config = config
+        self.masters = masters
+        self.check_modules = check_modules
+        self.folder: str | None = None
+
+    def setup(self, worker: Any = None) -> None:
+        from kms_course.grading import worker as grading
+        from kms_course.grading.jail import die_with_parent
+
+        die_with_parent()  # a local worker never outlives the grader (or a remote one its nanny)
+        _import_checks(self.check_modules)
+        self.folder = tempfile.mkdtemp(prefix="kms-masters-")
+        for name, text in self.masters.items():
+            Path(self.folder, f"{name}.ipynb").write_text(text, encoding="utf-8")
+        grading.init_worker(dataclasses.replace(self.config, masters=self.folder))
+
+    def teardown(self, worker: Any = None) -> None:
+        if self.folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def grade_bytes(submission: dict[str, str], content: bytes) -> dict[str, Any]:
+    """Dask task: grade one submission sent as its file's bytes; its result (plain data).
+
+    The bytes are written under the submission's own file name (which names its lesson) in a
+    private folder of the worker, removed afterwards; the result keeps the client's path.
+    """
+    from kms_course.grading import worker as grading
+
+    folder = tempfile.mkdtemp(prefix="kms-submission-")
+    try:
+        path = Path(folder) / Path(submission["path"]).name
+        path.write_bytes(content)
+        result = grading.grade({**submission, "path": str(path)})
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    result["path"] = submission["path"]
+    return result
+
+
+def _masters_text(config: GradeConfig) -> dict[str, str]:
+    from kms_course.grading.masters import cached_masters
+
+    return {name: Path(m.path).read_text(encoding="utf-8")
+            for name, m in cached_masters(config.masters).items()}
+
+
+def _check_modules() -> tuple[str, ...]:
+    from kms_course.exercises import load_all
+
+    return tuple(sorted({e.checker.__module__ for e in load_all().values()}))
+
+
+def local_cluster(jobs: int):
+    """A LocalCluster of ``jobs`` one-thread worker processes forked from a preloaded
+    forkserver, with no dashboard and quiet logs (https://docs.dask.org/en/stable/deploying-python.html)."""
+    import dask
+    from distributed import LocalCluster
+    from distributed import utils as dask_utils
+
+    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+        context = dask_utils.get_mp_context()
+        context.set_forkserver_preload(list(FORKSERVER_PRELOAD))
+        return LocalCluster(
+            n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
+            silence_logs=logging.ERROR, memory_limit=0,
+        )
+
+
+def grade_on_dask(
+    submissions: list[dict[str, str]],
+    config: GradeConfig,
+    jobs: int,
+    on_result: Callable[[dict[str, Any]], None],
+    crashed: Callable[[dict[str, str], BaseException], dict[str, Any]],
+    scheduler: str | None = None,
+) -> list[dict[str, Any]]:
+    """Grade ``submissions`` on a Dask cluster; ``on_result`` each result as it arrives.
+
+    Args:
+        submissions: ``Submission.to_dict()`` of each.
+        config: grading settings.
+        jobs: workers of the local cluster (ignored with ``scheduler``).
+        on_result: called in this process once per submission, in completion order.
+        crashed: makes the result of a submission whose task failed.
+        scheduler: address of an existing cluster's scheduler (``tcp://host:8786``); None: a
+            LocalCluster on this machine, closed at the end.
+
+    Returns:
+        All results, in completion order.
+
+    Raises:
+        OSError: the scheduler cannot be reached (from ``distributed.Client``).
+    """
+    import dask
+    from distributed import Client, as_completed
+
+    results: list[dict[str, Any]] = []
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        cluster = None if scheduler else local_cluster(jobs)
+        client = Client(scheduler or cluster, set_as_default=False)
+        try:
+            plugin = GradingPlugin(config, _masters_text(config), _check_modules())
+            client.register_plugin(plugin, name=GradingPlugin.name)
+            workers = max(1, len(client.scheduler_info().get("workers", {})) or jobs)
+            queue = list(submissions)
+            owner: dict[str, dict[str, str]] = {}
+
+            def send(submission: dict[str, str]):
+                future = client.submit(grade_bytes, submission, Path(submission["path"]).read_bytes(),
+                                       pure=False)
+                owner[future.key] = submission
+                return future
+
+            window = [send(queue.pop(0)) for _ in range(min(len(queue), workers * IN_FLIGHT_PER_WORKER))]
+            pending = as_completed(window, loop=client.loop)
+            for future in pending:
+                submission = owner.pop(future.key)
+                try:
+                    result = future.result()
+                except Exception as error:  # KilledWorker twice, or a grader bug on this one
+                    result = crashed(submission, error)
+                    if type(error).__name__ != "KilledWorker":
+                        result["status"] = "grader-error"
+                future.release()
+                results.append(result)
+                on_result(result)
+                if queue:
+                    pending.add(send(queue.pop(0)))
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    return results
+
