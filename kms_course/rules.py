@@ -44,6 +44,13 @@ _REPLACE: dict[str, Callable] = {}
 #: ``check(ctx, operation, params)`` run before every operation's rules: the authorization of
 #: the caller (key policy, IAM policies, grants), added by :mod:`kms_course.access`.
 CHECKS: list[Callable] = []
+#: ``prelude(ctx, operation)`` run first for every operation: the sandbox clock applies the
+#: deletions and automatic rotations that fell due (:mod:`kms_course.clock`).
+PRELUDES: list[Callable] = []
+#: ``observer(ctx, operation, params, answer, error)`` run after every operation, allowed or
+#: refused (``answer``: the JSON text or None; ``error``: the exception or None): the audit
+#: trail (:mod:`kms_course.trail`).
+OBSERVERS: list[Callable] = []
 
 #: Switch used by ``kms-course fidelity`` to compare plain moto with the sandbox in one process.
 ENABLED = True
@@ -149,7 +156,10 @@ def _iso(dt: datetime) -> float:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    """Sandbox time (naive UTC): the sandbox clock, :mod:`kms_course.clock`."""
+    from kms_course import clock
+
+    return clock.local_now()
 
 
 # --- key state ------------------------------------------------------------------------------
@@ -655,6 +665,12 @@ def ciphertext_key(ctx, data: bytes):
     return ctx.kms_backend.keys.get(key_id)
 
 
+CIPHERTEXT_KEY_MISSING = (
+    "The ciphertext refers to a customer master key that does not exist, does not exist in this "
+    "region, or you are not allowed to access."
+)
+
+
 def _incorrect_key(named, used) -> KmsError:
     return KmsError(
         "IncorrectKeyException",
@@ -682,6 +698,11 @@ def decrypt(ctx, params: dict) -> dict:
             raise _incorrect_key(named, used)
         require_usable(used)
         require_encryption_algorithm(used, params.get("EncryptionAlgorithm"))
+    elif not params.get("KeyId"):
+        # The key that made the ciphertext is not in this account and Region (e.g. deleted when
+        # its waiting period ended): moto's AccessDeniedException, whose message moto's response
+        # drops, with the message kept.
+        raise KmsError("AccessDeniedException", CIPHERTEXT_KEY_MISSING)
     body = moto_answer(ctx, "Decrypt")
     body["EncryptionAlgorithm"] = "SYMMETRIC_DEFAULT"
     return body
@@ -1084,12 +1105,26 @@ def _wrap(operation: str, original: Callable | None) -> Callable:
             if original is None:  # exactly what plain moto does
                 raise NotImplementedError(f"The {_snake(operation)} action has not been implemented")
             return original(self)
+        params: dict = {}
+        try:
+            for prelude in PRELUDES:
+                prelude(self, operation)
+            params = json.loads(self.body or "{}")
+            out = answer(self, params)
+        except Exception as error:
+            for observer in OBSERVERS:
+                observer(self, operation, params, None, error)
+            raise
+        for observer in OBSERVERS:
+            observer(self, operation, params, out, None)
+        return out
+
+    def answer(self, params: dict) -> str:
         if original is None and operation not in _REPLACE:
             raise KmsError(
                 "UnsupportedOperationException",
                 f"{operation} is not available in the offline sandbox.",
             )
-        params = json.loads(self.body or "{}")
         require_members(operation, params)
         for check in CHECKS:
             check(self, operation, params)
@@ -1164,9 +1199,13 @@ def install() -> None:
         return
     from moto.kms.responses import KmsResponse
 
-    from kms_course import access
+    from kms_course import access, clock, context_binding, course_api, trail
 
     access.install()  # key policies, grants and the authorization check of every request
+    clock.install()  # the sandbox clock: due deletions and rotations before every request
+    trail.install()  # the audit trail: every request recorded after it is answered
+    context_binding.install()  # encryption context bound as AWS binds it
+    course_api.install()  # the clock and the trail reachable on the course's moto server
     _lazy_private_keys()
     for operation in set(_BEFORE) | set(_AFTER) | set(_REPLACE) | set(kms_operations()):
         name = _snake(operation)
