@@ -73,6 +73,7 @@ kms.create_alias(AliasName="alias/lesson", TargetKeyId=key)
 policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Sid": "mine", "Effect": "Allow",
     "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"}]})
 kms.put_key_policy(KeyId=key, PolicyName="default", Policy=policy)
+sandbox.client("iam").create_user(UserName="ana")  # a grantee must be a principal that exists
 grant = kms.create_grant(KeyId=key, GranteePrincipal="arn:aws:iam::123456789012:user/ana",
                          Operations=["Decrypt"])["GrantId"]
 blob = kms.encrypt(KeyId="alias/lesson", Plaintext=b"envelope secret")["CiphertextBlob"]
