@@ -73,7 +73,9 @@ class Actor:
             self.kms = client_as(arn, session_name=CHECK_SESSION)
         except ClientError as error:
             if error.response["Error"]["Code"] in ("NoSuchEntity", "NoSuchEntityException"):
-                raise CheckFailed(f"The IAM role {self.name} does not exist: {SETUP_HINT}.") from None
+                raise CheckFailed(
+                    f"The IAM role {self.name} does not exist: {SETUP_HINT}."
+                ) from None
             raise
 
     def may(self, what: str, call: Callable[[Any], Any], fix: str) -> Any:
@@ -116,8 +118,18 @@ class Actor:
         raise CheckFailed(f"{self.name} could {what}; least privilege says it must not: {fix}")
 
 
+ACCOUNT_FIX = ("keep the key policy statement that allows the account, 'Enable IAM User "
+               "Permissions': without it your own client is shut out of the key.")
+
+
 def _enabled_key(kms: Any, answers: Answers, name: str) -> dict[str, Any]:
-    meta = describe_answer_key(kms, answers, name)
+    try:
+        meta = describe_answer_key(kms, answers, name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "AccessDeniedException":
+            raise
+        raise CheckFailed(f"Your own client may not even describe the key in `{name}`: "
+                          f"{ACCOUNT_FIX}") from None
     if meta["KeyState"] != "Enabled":
         raise CheckFailed(
             f"The key in `{name}` is {meta['KeyState']}: the exercise needs an enabled key."
@@ -137,8 +149,7 @@ def _root_encrypts(kms: Any, meta: dict[str, Any], pairs: dict[str, str] | None,
     except ClientError as error:
         raise CheckFailed(
             f"Your own client (the account) cannot encrypt with the key in `{name}` "
-            f"({error.response['Error']['Code']}): keep the key policy statement that allows "
-            "the account, 'Enable IAM User Permissions'."
+            f"({error.response['Error']['Code']}): {ACCOUNT_FIX}"
         ) from None
 
 
