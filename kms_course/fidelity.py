@@ -926,6 +926,135 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
 )
 
 
+# --- probes: the sandbox clock, the audit trail, encryption context binding (issue 16) ----------
+
+
+def _advance(days: float) -> None:
+    from kms_course import clock
+
+    clock.advance(days=days)
+
+
+def _trail(**filters) -> list:
+    from kms_course import trail
+
+    return trail.trail(**filters)
+
+
+def deleted_after_waiting_period(kms):
+    key = _pending_deletion_key(kms)
+    _advance(8)
+    return _key_state(kms, key)
+
+
+def alias_deleted_with_its_key(kms):
+    key = _key(kms)
+    kms.create_alias(AliasName="alias/fidelity-doomed", TargetKeyId=key["KeyId"])
+    kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+    _advance(8)
+    return str(any(a["AliasName"] == "alias/fidelity-doomed"
+                   for a in kms.list_aliases()["Aliases"]))
+
+
+def deletion_date_on_the_clock(kms):
+    from kms_course import clock
+
+    _advance(100)
+    key = _key(kms)
+    date = kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)["DeletionDate"]
+    return str(round((date - clock.now()).total_seconds() / 86400))
+
+
+def automatic_rotation_listed(kms):
+    key = _key(kms)
+    kms.enable_key_rotation(KeyId=key["KeyId"], RotationPeriodInDays=90)
+    _advance(91)
+    rotations = kms.list_key_rotations(KeyId=key["KeyId"])["Rotations"]
+    return ", ".join(r["RotationType"] for r in rotations) or "(none)"
+
+
+def decrypt_after_automatic_rotation(kms):
+    key = _key(kms)
+    blob = _blob(kms, key["KeyId"])
+    kms.enable_key_rotation(KeyId=key["KeyId"], RotationPeriodInDays=90)
+    _advance(200)
+    return kms.decrypt(CiphertextBlob=blob)["Plaintext"].decode()
+
+
+def trail_records_refused_call(kms):
+    key = _key(kms)
+    kms.disable_key(KeyId=key["KeyId"])
+    with_errors = lambda: _blob(kms, key["KeyId"])  # noqa: E731
+    outcome(with_errors)
+    events = _trail(key_id=key["KeyId"], event_name="Encrypt")
+    return ", ".join(e.get("errorCode", "(no error)") for e in events) or "(none)"
+
+
+def trail_encryption_context(kms):
+    key = _key(kms)
+    _blob(kms, key["KeyId"], EncryptionContext={"dept": "eng"})
+    events = _trail(key_id=key["KeyId"], event_name="Encrypt")
+    return str(events[0]["requestParameters"].get("encryptionContext")) if events else "(none)"
+
+
+def trail_root_identity(kms):
+    _key(kms)
+    events = _trail(event_name="CreateKey")
+    return events[0]["userIdentity"]["type"] if events else "(none)"
+
+
+def trail_deletion_service_event(kms):
+    _pending_deletion_key(kms)
+    _advance(8)
+    events = _trail(event_name="DeleteKey")
+    return events[0]["eventType"] if events else "(none)"
+
+
+def context_pairs_spelled_together(kms):
+    key = _key(kms)
+    blob = _blob(kms, key["KeyId"], EncryptionContext={"ab": "c"})
+    return kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "bc"})["Plaintext"].decode()
+
+
+def context_pairs_split_differently(kms):
+    key = _key(kms)
+    blob = _blob(kms, key["KeyId"], EncryptionContext={"a": "b", "c": "d"})
+    return kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "bcd"})["Plaintext"].decode()
+
+
+_T = "time and audit"
+_CT_DOC = _DEV + "logging-using-cloudtrail.html"
+_SKD = API("ScheduleKeyDeletion")
+_CONTEXT_DOC = _DEV + "encrypt_context.html"
+
+TIME_AND_AUDIT: tuple[Behaviour, ...] = (
+    Behaviour(_T, "key after its waiting period ends (clock advanced)", "NotFoundException", _SKD,
+              deleted_after_waiting_period),
+    Behaviour(_T, "alias of a deleted key is deleted too", "False", _SKD,
+              alias_deleted_with_its_key),
+    Behaviour(_T, "DeletionDate minus sandbox time (days, window 7)", "7", _SKD,
+              deletion_date_on_the_clock),
+    Behaviour(_T, "automatic rotation listed after NextRotationDate", "AUTOMATIC",
+              API("ListKeyRotations"), automatic_rotation_listed),
+    Behaviour(_T, "old ciphertext decrypts after automatic rotations", "hello",
+              _DEV + "rotate-keys.html", decrypt_after_automatic_rotation),
+    Behaviour(_T, "trail records a refused Encrypt with its errorCode", "DisabledException",
+              _CT_DOC, trail_records_refused_call),
+    Behaviour(_T, "trail records Encrypt's encryptionContext", "{'dept': 'eng'}",
+              _DEV + "ct-encrypt.html", trail_encryption_context),
+    Behaviour(_T, "trail userIdentity type of the account's root user", "Root",
+              "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/"
+              "cloudtrail-event-reference-user-identity.html", trail_root_identity),
+    Behaviour(_T, "trail records the deletion as a service event", "AwsServiceEvent",
+              _DEV + "ct-delete-key.html", trail_deletion_service_event),
+    Behaviour(_E, "decrypt {'ab': 'c'} ciphertext with context {'a': 'bc'}",
+              "InvalidCiphertextException", _CONTEXT_DOC, context_pairs_spelled_together),
+    Behaviour(_E, "decrypt {'a': 'b', 'c': 'd'} ciphertext with context {'a': 'bcd'}",
+              "InvalidCiphertextException", _CONTEXT_DOC, context_pairs_split_differently),
+)
+BEHAVIOURS = BEHAVIOURS + TIME_AND_AUDIT
+
+
 # --- running ------------------------------------------------------------------------------------
 
 

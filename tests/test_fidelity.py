@@ -68,3 +68,21 @@ def test_command_prints_json_and_honours_min(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["--min", "120"])  # not a percentage
     assert "a percentage from 0 to 100" in capsys.readouterr().err
+
+
+def test_clock_trail_and_context_probes_are_measured(results):
+    """Issue 16: plain moto has no clock (a key pending deletion stays so), no trail, and joins
+    context pairs ambiguously; the sandbox answers as the cited AWS pages say
+    (API_ScheduleKeyDeletion, API_ListKeyRotations, logging-using-cloudtrail, ct-encrypt,
+    ct-delete-key, cloudtrail-event-reference-user-identity, encrypt_context)."""
+    names = [b.name for b in fidelity.TIME_AND_AUDIT]
+    assert set(names) <= {r.name for r in results}
+    for name in names:
+        r = by_name(results, name)
+        assert r.sandbox_matches, (name, r.sandbox)
+    deleted = by_name(results, "key after its waiting period ends (clock advanced)")
+    assert (deleted.moto, deleted.sandbox) == ("PendingDeletion", "NotFoundException")
+    context = by_name(results, "decrypt {'ab': 'c'} ciphertext with context {'a': 'bc'}")
+    assert (context.moto, context.sandbox) == ("hello", "InvalidCiphertextException")
+    trail = by_name(results, "trail records a refused Encrypt with its errorCode")
+    assert trail.moto == "(none)"
