@@ -18,6 +18,13 @@ KMS refuses, the explorer shows the real error code and message instead of raisi
 Which call is allowed in which key state is listed on the Developer Guide's key state page,
 https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html.
 
+The **Advance clock** button moves the sandbox clock (:func:`kms_course.clock.advance`) by the
+chosen number of days, so a scheduled deletion completes at its DeletionDate and automatic
+rotations happen at their NextRotationDate, as they would on AWS as time passes
+(https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html,
+https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html). With the ``aws``
+backend it only says that real time cannot be moved.
+
 The explorer has a stable plain-text form (no key IDs, ARNs or dates), so nbval and frontends
 without widget support show a sensible summary; its callbacks never print.
 """
@@ -39,6 +46,8 @@ from kms_course.widget_text import TextForm
 MIN_WINDOW_DAYS = 7
 MAX_WINDOW_DAYS = 30
 DEFAULT_WINDOW_DAYS = 30
+#: Bounds and default of the Advance clock control, in days.
+MIN_ADVANCE_DAYS, MAX_ADVANCE_DAYS, DEFAULT_ADVANCE_DAYS = 1, 3650, 7
 
 #: Header of the key table, in column order.
 COLUMNS = ("Alias", "Key usage", "Key spec", "Key state", "Rotation", "Deletion date")
@@ -186,6 +195,8 @@ class KeyExplorer(TextForm):
         key_picker: ``Dropdown`` whose value is the selected key ID (None if there are no keys).
         window_days: ``IntSlider`` for PendingWindowInDays, 7 to 30 days, default 30.
         refresh_button, disable_button, enable_button, schedule_button, cancel_button: buttons.
+        advance_days: ``BoundedIntText`` for how many days the clock moves (1 to 3650, default 7);
+            advance_button: moves the sandbox clock by that many days and refreshes.
         status: ``HTML`` line with the last outcome; ``status_text`` holds it as plain text, e.g.
             ``"KMS refused enable_key(): KMSInvalidStateException: <message>"``.
         widget: the ``VBox`` that Jupyter displays.
@@ -218,6 +229,11 @@ class KeyExplorer(TextForm):
             description="Schedule deletion", button_style="danger"
         )
         self.cancel_button = widgets.Button(description="Cancel deletion")
+        self.advance_days = widgets.BoundedIntText(
+            value=DEFAULT_ADVANCE_DAYS, min=MIN_ADVANCE_DAYS, max=MAX_ADVANCE_DAYS,
+            description="Days:", layout=widgets.Layout(width="12em"),
+        )
+        self.advance_button = widgets.Button(description="Advance clock", icon="clock-o")
         self.status = widgets.HTML()
         self.status_text = ""
         self.refresh_button.on_click(lambda _: self.refresh())
@@ -229,6 +245,7 @@ class KeyExplorer(TextForm):
             )
         )
         self.cancel_button.on_click(lambda _: self._call("cancel_key_deletion"))
+        self.advance_button.on_click(lambda _: self.advance_clock())
         self.widget = widgets.VBox(
             [
                 widgets.HTML("<b>KMS keys in the sandbox</b>"),
@@ -236,6 +253,7 @@ class KeyExplorer(TextForm):
                 widgets.HBox([self.key_picker, self.refresh_button]),
                 widgets.HBox([self.disable_button, self.enable_button]),
                 widgets.HBox([self.schedule_button, self.window_days, self.cancel_button]),
+                widgets.HBox([self.advance_button, self.advance_days]),
                 self.status,
             ]
         )
@@ -255,6 +273,25 @@ class KeyExplorer(TextForm):
         self.key_picker.options = [(r.label, r.key_id) for r in self.rows]
         ids = [r.key_id for r in self.rows]
         self.key_picker.value = selected if selected in ids else (ids[0] if ids else None)
+
+    def advance_clock(self, days: int | None = None) -> None:
+        """Move the sandbox clock forward by ``days`` (default: :attr:`advance_days`), then
+        refresh; the status says the new sandbox time and how many keys KMS deleted meanwhile.
+        A refusal (the ``aws`` backend) is shown in :attr:`status`, never raised."""
+        from kms_course import clock
+
+        days = self.advance_days.value if days is None else days
+        before = {r.key_id for r in self.rows}
+        try:
+            now = clock.advance(days=days)
+        except Exception as error:  # noqa: BLE001  (a callback shows errors, never raises)
+            self._say(f"Could not advance the clock: {describe_error(error)}", ok=False)
+            return
+        self.refresh()
+        gone = len(before - {r.key_id for r in self.rows})
+        deleted = f"; {gone} key{'s' if gone != 1 else ''} deleted" if gone else ""
+        self._say(f"Sandbox clock advanced {days} day{'s' if days != 1 else ''}; it is now "
+                  f"{now:%Y-%m-%d %H:%M} UTC{deleted}.", ok=True)
 
     def select(self, key: str) -> None:
         """Select a key by key ID, key ARN or alias name (``"alias/..."``).

@@ -261,10 +261,45 @@ def test_grading_server_lets_a_kernel_use_the_clock_but_not_moto_api(kms_session
         answer = course_api.call(clock.OPERATION, {"AdvanceSeconds": 86400},
                                  endpoint_url=grading.url)
         assert abs(answer["Offset"] - 86400) < 1
-        request = urllib.request.Request(f"{grading.url}/moto-api/reset", method="POST", data=b"")
+        request = urllib.request.Request(f"{grading.url}/moto-api/seed?a=42", method="POST", data=b"")
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=5)
         assert refused.value.code == 403
     finally:
         grading.close()
         sandbox.reset()
+
+
+# --- the key explorer's clock control ---------------------------------------------------------
+
+
+def test_explorer_advance_button_completes_a_deletion(kms_session):
+    """ScheduleKeyDeletion: once the waiting period has passed the key is gone from the list."""
+    from kms_course.key_explorer import KeyExplorer
+
+    sandbox.reset()
+    kms = sandbox.kms_client()
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    explorer = KeyExplorer(kms)
+    explorer.window_days.value = 7
+    explorer.schedule_button.click()
+    explorer.advance_days.value = 6
+    explorer.advance_button.click()
+    assert [r.key_state for r in explorer.rows] == ["PendingDeletion"]
+    assert explorer.status_text.startswith("Sandbox clock advanced 6 days; it is now ")
+    explorer.advance_days.value = 2
+    explorer.advance_button.click()
+    assert explorer.rows == []
+    assert explorer.status_text.endswith("UTC; 1 key deleted.")
+    assert code(lambda: kms.describe_key(KeyId=key_id)) == "NotFoundException"
+    assert (explorer.advance_days.min, explorer.advance_days.max) == (1, 3650)
+    sandbox.reset()
+
+
+def test_explorer_clock_refusal_is_shown_not_raised(monkeypatch, kms_session):
+    from kms_course.key_explorer import KeyExplorer
+
+    explorer = KeyExplorer(sandbox.kms_client())
+    monkeypatch.setattr(sandbox, "active_backend", lambda: "aws")
+    explorer.advance_clock(3)
+    assert explorer.status_text.startswith("Could not advance the clock: SandboxError: The aws backend")
