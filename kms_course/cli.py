@@ -25,6 +25,8 @@ COMMANDS = {
     "release": ("kms_course.release", "write the student version of every lesson"),
     "validate": ("kms_course.validate", "prove solutions pass and released notebooks fail"),
     "grade": ("kms_course.grade", "grade student submissions into a gradebook"),
+    "gradescope": ("kms_course.lms.gradescope", "write a Gradescope autograder zip for a lesson"),
+    "export": ("kms_course.lms.export", "export the gradebook for an LMS (canvas)"),
 }
 
 

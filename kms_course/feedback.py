@@ -61,8 +61,12 @@ def status_sentences(result: dict[str, Any]) -> list[str]:
     return sentences
 
 
-def render(student: str, results: list[dict[str, Any]]) -> str:
+def render(student: str, results: list[dict[str, Any]], late: dict[str, Any] | None = None) -> str:
     """The feedback page of ``student`` for their graded submissions (results of one student).
+
+    ``late``: the student's late fields (:func:`kms_course.lms.late.assess`, from
+    ``--late-rules``), shown as one paragraph under the title: when the work was submitted and
+    where that time came from, the due date, and any penalty with the total after it.
 
     Returns:
         A complete HTML document (str).
@@ -72,6 +76,10 @@ def render(student: str, results: list[dict[str, Any]]) -> str:
         f"<title>Feedback for {escape(student)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>Feedback for {escape(student)}</h1>",
     ]
+    if late:
+        from kms_course.lms.late import sentence
+
+        parts.append(f"<p class='late'>{escape(sentence(late))}</p>")
     for r in results:
         title = r.get("lesson") or Path(r.get("path", "")).name
         parts.append(
@@ -110,9 +118,11 @@ def page_path(out: str | Path, student: str) -> Path:
     return Path(out) / "feedback" / f"{file_name(student)}.html"
 
 
-def write_all(out: str | Path, results: list[dict[str, Any]]) -> list[Path]:
+def write_all(out: str | Path, results: list[dict[str, Any]],
+              late: dict[str, dict[str, Any] | None] | None = None) -> list[Path]:
     """Write the feedback page of every student in ``results`` (see :func:`page_path`); each
-    page is titled with the student's name as given.
+    page is titled with the student's name as given. ``late``: student -> late fields (see
+    :func:`render`), from ``--late-rules``.
 
     Returns:
         The paths written.
@@ -127,6 +137,6 @@ def write_all(out: str | Path, results: list[dict[str, Any]]) -> list[Path]:
     paths = []
     for student, items in sorted(by_student.items()):
         path = page_path(out, student)
-        atomic_write_text(path, render(student, items))
+        atomic_write_text(path, render(student, items, (late or {}).get(student)))
         paths.append(path)
     return paths

@@ -95,6 +95,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run kernels without the bubblewrap jail: not isolated, only for submissions you "
         "trust (default: each kernel in its own jail)",
     )
+    # late penalties (issue 17 item 4): applied to the class files only, never to results
+    parser.add_argument(
+        "--late-rules", default=None, metavar="FILE",
+        help="apply late penalties and extensions from this TOML (or JSON) rule file: due, "
+        "penalty_per_day, [extensions] (format: kms_course.lms.late; default: no penalty)",
+    )
 
 
 def check_out(out: str) -> Path:
@@ -137,6 +143,10 @@ def run(args: argparse.Namespace) -> int:
 
     check_out(args.out)
     _check_jail(getattr(args, "no_jail", False))
+    if getattr(args, "late_rules", None):  # a bad rule file stops the run before any grading
+        from kms_course.lms.late import load_rules
+
+        args.late_rules_loaded = load_rules(args.late_rules)
     with hold(args.out):
         return _run_locked(args)
 
@@ -218,10 +228,11 @@ def _run_locked(args: argparse.Namespace) -> int:
         for name, m in masters.items()
         if name in graded_lessons
     }
+    late = _late_plan(args, results)
     with writing("grades.csv and grades.json", args.out, store.fresh):
-        rows = gradebook.write_class_files(args.out, results, lessons)
+        rows = gradebook.write_class_files(args.out, results, lessons, late=late)
     with writing("feedback/", args.out, store.fresh):
-        write_all(args.out, results)
+        write_all(args.out, results, late={r["student"]: r.get("late") for r in rows} if late else None)
     rate = len(todo) / elapsed * 60 if todo and elapsed > 0 else 0.0
     print(
         f"Graded {len(todo)} submission(s) in {elapsed:.1f} s ({rate:.0f}/min, {args.jobs} worker(s)); "
@@ -231,6 +242,16 @@ def _run_locked(args: argparse.Namespace) -> int:
         if row["status"] != "ok":
             print(f"  {row['student']}: {row['total']}/{row['max_points']} {row['status']}")
     return 0
+
+
+def _late_plan(args: argparse.Namespace, results: list[dict]):
+    """The :class:`~kms_course.lms.late.LatePlan` of ``--late-rules``, or None without it."""
+    rules = getattr(args, "late_rules_loaded", None)
+    if rules is None:
+        return None
+    from kms_course.lms.late import LatePlan
+
+    return LatePlan(rules, results)
 
 
 def _config(args: argparse.Namespace, plan, private: list[str]):

@@ -209,29 +209,51 @@ def class_rows(
 
 
 def write_class_files(
-    out: str | Path, results: list[dict[str, Any]], lessons: dict[str, list[tuple[str, int]]]
+    out: str | Path, results: list[dict[str, Any]], lessons: dict[str, list[tuple[str, int]]],
+    late: Any = None,
 ) -> list[dict[str, Any]]:
     """Write ``grades.csv`` and ``grades.json`` atomically and return the rows.
 
     ``grades.csv`` columns: ``student``, one per exercise id (points), ``total``, ``max_points``,
     ``status``. ``grades.json``: ``{"lessons": {...}, "jailed": bool, "students": rows}`` with
     failure messages; ``jailed`` is false when any result was graded with ``--no-jail``.
+
+    With ``late`` (a :class:`kms_course.lms.late.LatePlan`, from ``--late-rules``), each row gains
+    ``late`` (:func:`kms_course.lms.late.assess`: submitted_at, source, due, extension,
+    late_days, penalty_percent, penalty, total_after_penalty) and ``total_after_penalty``;
+    ``grades.csv`` gains the columns ``submitted_at``, ``late_days``, ``penalty_percent``,
+    ``penalty`` and ``total_after_penalty`` after ``status`` (``total`` stays the points before
+    the penalty), and ``grades.json`` gains ``late_rules`` (the rules as data).
     """
     rows = class_rows(results, lessons)
+    late_columns = ["submitted_at", "late_days", "penalty_percent", "penalty", "total_after_penalty"]
+    if late is not None:
+        for row in rows:
+            row["late"] = late.assess(row)
+            row["total_after_penalty"] = row["late"]["total_after_penalty"] if row["late"] else row["total"]
     ids = [ex for exs in lessons.values() for ex, _ in exs]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", *ids, "total", "max_points", "status"])
+    writer.writerow(["student", *ids, "total", "max_points", "status",
+                     *(late_columns if late is not None else [])])
     for row in rows:
+        extra = []
+        if late is not None:
+            info = row["late"] or {}
+            extra = [info.get("submitted_at", ""), info.get("late_days", ""),
+                     info.get("penalty_percent", ""), info.get("penalty", ""),
+                     row["total_after_penalty"]]
         writer.writerow(
             [row["student"], *(row["exercises"][i] for i in ids), row["total"],
-             row["max_points"], row["status"]]
+             row["max_points"], row["status"], *extra]
         )
     payload = {
         "lessons": {lesson: dict(exs) for lesson, exs in lessons.items()},
         "jailed": all(r.get("jailed", False) for r in results),
         "students": rows,
     }
+    if late is not None:
+        payload["late_rules"] = late.rules.summary()
     write_together(out, {"grades.csv": buffer.getvalue(), "grades.json": json.dumps(payload, indent=1)})
     return rows
 
