@@ -242,20 +242,39 @@ def check(exercise_id: str, *, quiet: bool = False) -> None:
     """Check an exercise in the student's notebook and print the verdict (a check cell's call).
 
     Reads the answers from the calling notebook's globals and uses a fresh KMS client of the
-    running sandbox. Returns None, so a check cell shows only the verdict line; use
+    running sandbox. When the exercise's answer cells (:func:`kms_course.transforms.cells.answer_cells`)
+    did not all run to the end since they last changed, the verdict says so and passes nothing
+    (:func:`kms_course.cellruns.problem`), as the grader scores an answer cell that raised 0. Returns None, so a check cell shows only the verdict line; use
     :func:`run_check` to get the :class:`Verdict` itself.
 
     Raises:
         ExerciseNotPassed: the exercise does not pass (shown as verdict and hint, no traceback).
         kms_course.SandboxError: the sandbox is not running (run the lesson's first cell).
     """
-    from kms_course import sandbox
+    from kms_course import cellruns, sandbox
 
     caller_globals = sys._getframe(1).f_globals
     verdict = run_check(exercise_id, sandbox.kms_client(), caller_globals)
+    stale = cellruns.problem(exercise_id, caller_globals)
+    if stale:  # the answer's cells did not run to the end: nothing they left is judged
+        verdict = Verdict(verdict.exercise, False, 0, verdict.max_points, stale, "")
     for listener in list(_listeners):
         listener(verdict)
     if not verdict.passed:
         raise ExerciseNotPassed(verdict)
     if not quiet:
         print(verdict.text())
+
+
+def _track_cell_runs() -> None:
+    """In a notebook kernel, start recording each cell's runs (:mod:`kms_course.cellruns`) as soon
+    as the course is imported (the lesson's setup cell), before any exercise cell runs."""
+    try:
+        from kms_course import cellruns
+
+        cellruns.install()
+    except Exception:  # never break an import over a convenience
+        pass
+
+
+_track_cell_runs()
