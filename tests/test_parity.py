@@ -91,6 +91,18 @@ def _wrong_then_fixed_copy():
     return nb
 
 
+def _stub_left():
+    """The answer written in an added cell below the stub, which still raises: not run to the end
+    (the grader used to pass it, the lab did not)."""
+    nb = _full()
+    runner.solution_cell(nb, SIGNING).source = "# YOUR CODE HERE\nraise NotImplementedError()"
+    index = runner.check_cell_index(nb, SIGNING)
+    cell = nbformat.v4.new_code_cell(runner.solution_source(SIGNING))
+    cell["id"] = "below-the-stub"
+    nb.cells.insert(index, cell)
+    return nb
+
+
 FIXTURES = {
     "full": (_full, FULL),
     "blank": (_blank, NONE),
@@ -101,6 +113,7 @@ FIXTURES = {
     "reset": (_reset, FULL),  # each check ran before the reset of a later answer
     "errorafterwork": (_error_after_work, {HMAC: 2, SIGNING: 0, ALIAS: 3}),
     "wrongthenfixed": (_wrong_then_fixed_copy, {HMAC: 0, SIGNING: 2, ALIAS: 3}),
+    "stubleft": (_stub_left, {HMAC: 2, SIGNING: 0, ALIAS: 3}),
 }
 
 
@@ -118,16 +131,11 @@ def grader_key(tmp_path_factory):
 def both_sides(tmp_path_factory, grader_key):
     root = tmp_path_factory.mktemp("parity")
     subs = root / "submissions"
-    lab: dict[str, dict[str, int]] = {}
-    messages: dict[str, dict[str, str]] = {}
     for name, (build, _expected) in FIXTURES.items():
         path = subs / name / f"{LESSON}.ipynb"
         path.parent.mkdir(parents=True)
         nbformat.write(build(), path)
-        home = root / "homes" / name
-        home.mkdir(parents=True)
-        ran = runner.lab_run(path, home)
-        lab[name], messages[name] = runner.verdicts_of(ran), runner.lab_messages(ran)
+    lab, messages = runner.lab_verdicts(subs, LESSON, root / "homes")
     masters = runner.masters_folder(LESSON, root / "masters")
     rows = runner.grader_points(subs, masters, LESSON, root / "out")
     return {"lab": lab, "rows": rows, "messages": messages}

@@ -231,8 +231,11 @@ def summarize(master: Master, report: execution.ExecutionReport, submitted: dict
         item = asdict(verdict)
         item.pop("exercise")
         item["error"] = report.solution_errors.get(ex.id)
-        if item["error"] and not item["error"].startswith("NotImplementedError"):
-            # a solution must run to the end: a cell that raised or timed out never passes
+        placeholder = bool(item["error"]) and item["error"].startswith("NotImplementedError")
+        if item["error"] and (verdict.passed or not placeholder):
+            # an answer must run to the end, as the lab's check says (kms_course.cellruns): any
+            # of its cells that raised or timed out, the stub's NotImplementedError included
+            # (an answer written in an added cell below a stub left in place), scores 0
             item.update(passed=False, points=0, message=_unfinished(item["error"], verdict))
         item["submitted"] = bool(submitted.get(ex.id, False))
         exercises[ex.id] = item

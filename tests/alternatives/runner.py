@@ -123,6 +123,27 @@ def lab_run(path: Path, home: Path, timeout: int = 120) -> nbformat.NotebookNode
     return nb
 
 
+def lab_verdicts(submissions: Path, lesson: str, homes: Path, jobs: int = 2):
+    """Run every ``submissions/<student>/<lesson>.ipynb`` as the lab does, ``jobs`` at a time.
+
+    Returns:
+        ``(points, messages)``: student -> exercise id -> points (or the verdict text shown).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = sorted(submissions.glob(f"*/{lesson}.ipynb"))
+
+    def one(path: Path):
+        home = homes / path.parent.name
+        home.mkdir(parents=True, exist_ok=True)
+        ran = lab_run(path, home)
+        return path.parent.name, verdicts_of(ran), lab_messages(ran)
+
+    with ThreadPoolExecutor(jobs) as pool:
+        done = list(pool.map(one, paths))
+    return {n: p for n, p, _ in done}, {n: m for n, _, m in done}
+
+
 def verdicts_of(nb) -> dict[str, int]:
     """Points per exercise as the lab's check cells showed them (0 for a check never reached)."""
     points: dict[str, int] = {}
