@@ -36,6 +36,7 @@ from kms_course.checks._common import (
     require_plaintext,
 )
 from kms_course.envelope import DATA_KEY_BYTES, NONCE_BYTES
+from kms_course.practice import context_aad  # noqa: F401  (used by the checks, public)
 from kms_course.exercises import Answers, CheckFailed, exercise
 
 LESSON = "05_data_keys_and_envelope_encryption"
@@ -47,19 +48,6 @@ SEAL_CONTEXT = {"document_id": "minutes-7"}
 SEAL_DOCUMENT = b"Board minutes: merger approved"
 DEFERRED_CONTEXT = {"job": "nightly-export"}
 DEFERRED_DOCUMENT = b"nightly export"
-
-
-def context_aad(encryption_context: Mapping[str, str]) -> bytes:
-    """The AES-GCM associated data the lesson derives from an encryption context.
-
-    Args:
-        encryption_context: the str -> str pairs passed to KMS.
-
-    Returns:
-        ``json.dumps(encryption_context, sort_keys=True)`` as UTF-8 bytes: the same pairs give the
-        same bytes whatever their order, as KMS treats the context as an unordered set.
-    """
-    return json.dumps(dict(encryption_context), sort_keys=True).encode("utf-8")
 
 
 def decrypt_data_key(

@@ -1,5 +1,6 @@
 """Checks of lesson 09, the capstone "secure document storage service"
-(notebooks/09_capstone_document_store.ipynb), and the setup of its practice bucket.
+(notebooks/09_capstone_document_store.ipynb); the practice bucket's layout and setup are in
+:mod:`kms_course.practice`, which a graded kernel may import (this module it may not).
 
 In the exercises the student stores documents in their own, hand-made layout (the raw steps of
 lesson 05), in the practice bucket :data:`PRACTICE_BUCKET`:
@@ -32,28 +33,29 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kms_course.checks._common import decrypt_or_fail, describe_answer_key
-from kms_course.checks.l05_data_keys import context_aad
 from kms_course.exercises import Answers, CheckFailed, exercise
+from kms_course.practice import (  # noqa: F401  (the practice layout, public for the lesson)
+    MEMO_ID,
+    MEMO_OWNER,
+    MINE_PREFIX,
+    PRACTICE_BUCKET,
+    context_aad,
+    document_context,
+    prepare_practice,
+)
 
 LESSON = "09_capstone_document_store"
-PRACTICE_BUCKET = "capstone-practice"
 STORE_BUCKET = "capstone-docs"
 STORE_ALIAS = "alias/capstone-docs"
-MINE_PREFIX = "mine/"
 SHARES_PREFIX = "shares/"
 #: The documents exercise 2 stores: doc_id -> (owner, body).
 PUT_DOCUMENTS = {
     "contract-7": ("alice", b"Contract 7: delivery of 40 pallets by June"),
     "payroll-3": ("bob", b"Payroll March: 12 employees, total 61,200 EUR"),
 }
-MEMO_ID, MEMO_OWNER, MEMO_READER = "memo-1", "carol", "dave"
+MEMO_READER = "dave"
 PLAN_ID, PLAN_OWNER, PLAN_READER = "plan-2025", "erin", "frank"
 PLAN_BODY = b"Quarterly plan: open the Lisbon office"
-
-
-def document_context(doc_id: str, owner: str) -> dict[str, str]:
-    """The encryption context of a document: ``{"doc_id": doc_id, "owner": owner}``."""
-    return {"doc_id": doc_id, "owner": owner}
 
 
 def share_context(doc_id: str, owner: str, reader: str) -> dict[str, str]:
@@ -65,41 +67,6 @@ def _s3():
     from kms_course.sandbox import client
 
     return client("s3")
-
-
-def prepare_practice(kms: Any, s3: Any) -> tuple[str, str]:
-    """Create the practice bucket (if missing) and a practice KMS key, and plant the mystery memo.
-
-    The memo ``mine/memo-1``, owned by ``carol``, holds 32 random hex characters, stored in the
-    exercises' layout (module docstring), so it can only be read by decrypting it.
-
-    Args:
-        kms: the sandbox's boto3 KMS client.
-        s3: a boto3 S3 client of the same sandbox (``kms_course.sandbox.client("s3")``).
-
-    Returns:
-        ``(bucket_name, key_id)``.
-    """
-    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-    if PRACTICE_BUCKET not in existing:
-        s3.create_bucket(Bucket=PRACTICE_BUCKET)
-    key_id = kms.create_key(Description="capstone practice key")["KeyMetadata"]["KeyId"]
-    memo = secrets.token_hex(16).encode("ascii")
-    context = document_context(MEMO_ID, MEMO_OWNER)
-    data_key = kms.generate_data_key(KeyId=key_id, KeySpec="AES_256", EncryptionContext=context)
-    nonce = os.urandom(12)
-    ciphertext = AESGCM(data_key["Plaintext"]).encrypt(nonce, memo, context_aad(context))
-    s3.put_object(
-        Bucket=PRACTICE_BUCKET,
-        Key=MINE_PREFIX + MEMO_ID,
-        Body=ciphertext,
-        Metadata={
-            "encrypted-data-key": base64.b64encode(data_key["CiphertextBlob"]).decode("ascii"),
-            "nonce": base64.b64encode(nonce).decode("ascii"),
-        },
-    )
-    del data_key
-    return PRACTICE_BUCKET, key_id
 
 
 def _get_object(s3: Any, key: str, what: str) -> dict:

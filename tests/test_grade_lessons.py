@@ -1,0 +1,65 @@
+"""Every real lesson graded in the jail: the master's solutions earn full points with status ok,
+and the released (student) version earns 0, also with status ok.
+
+This is what an instructor's class goes through: each lesson's own cells (progress panel, key
+explorer, practice setup, ...) must run in a kernel that sees no check module and no master
+notebook, so a lesson cell that needs either would show up here as ``lesson-cell-error``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from kms_course import cli
+from kms_course.grading import jail
+from kms_course.transforms import RELEASE_STEPS, apply
+
+REASON = jail.unavailable()
+pytestmark = [
+    pytest.mark.skipif(REASON is not None, reason=f"no grading jail here: {REASON}"),
+    pytest.mark.slow,
+]
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+LESSONS = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lessons")
+    for lesson in LESSONS:
+        (root / "solved").mkdir(exist_ok=True)
+        (root / "blank").mkdir(exist_ok=True)
+        shutil.copy(NOTEBOOKS / f"{lesson}.ipynb", root / "solved" / f"{lesson}.ipynb")
+        released = apply(nbformat.read(NOTEBOOKS / f"{lesson}.ipynb", 4), RELEASE_STEPS)
+        nbformat.write(released, root / "blank" / f"{lesson}.ipynb")
+    out = root / "out"
+    code = cli.main(["grade", str(root / "solved"), str(root / "blank"), "--out", str(out),
+                     "--no-progress", "--timeout", "300"])
+    results = {}
+    for path in (out / "results").rglob("*.json"):
+        result = json.loads(path.read_text())
+        results[(result["student"], result["lesson"])] = result
+    return code, results
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_master_solutions_earn_full_points_in_the_jail(graded, lesson):
+    code, results = graded
+    assert code == 0
+    result = results[("solved", lesson)]
+    assert result["jailed"] is True
+    assert result["status"] == "ok", (result["status"], result["messages"])
+    assert result["total"] == result["max_points"] > 0
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_released_lessons_earn_nothing_and_run_clean(graded, lesson):
+    _, results = graded
+    result = results[("blank", lesson)]
+    assert result["status"] == "ok", (result["status"], result["messages"])
+    assert result["total"] == 0
