@@ -303,3 +303,58 @@ def test_explorer_clock_refusal_is_shown_not_raised(monkeypatch, kms_session):
     monkeypatch.setattr(sandbox, "active_backend", lambda: "aws")
     explorer.advance_clock(3)
     assert explorer.status_text.startswith("Could not advance the clock: SandboxError: The aws backend")
+
+
+# --- lesson 07's exercise on the clock (kms_course.checks.l07_deletion) -------------------------
+
+
+def _verdict(kms, **answers):
+    from kms_course.exercises import run_check
+
+    return run_check("07-deletion-completes", kms, answers)
+
+
+def _lost(kms, advance_days: float):
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"lost forever")["CiphertextBlob"]
+    kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    clock.advance(days=advance_days)
+    return key_id, blob
+
+
+def test_07_deletion_completes_passes_after_the_waiting_period(kms):
+    """ScheduleKeyDeletion / ct-delete-key: past DeletionDate the key is gone (DeleteKey in the
+    trail) and Decrypt naming it fails with NotFoundException."""
+    key_id, blob = _lost(kms, 8)
+    result = _verdict(kms, lost_key_id=key_id, lost_ciphertext=blob,
+                      lost_error_code="NotFoundException")
+    assert result.passed and result.points == 3, result.message
+
+
+def test_07_deletion_completes_fails_before_the_deletion_date(kms):
+    key_id, blob = _lost(kms, 6)
+    result = _verdict(kms, lost_key_id=key_id, lost_ciphertext=blob,
+                      lost_error_code="KMSInvalidStateException")
+    assert not result.passed and "still exists (key state PendingDeletion)" in result.message
+
+
+def test_07_deletion_completes_fails_for_a_made_up_key_or_wrong_code(kms):
+    result = _verdict(kms, lost_key_id="1234abcd-12ab-34cd-56ef-1234567890ab",
+                      lost_ciphertext=b"x" * 80, lost_error_code="NotFoundException")
+    assert not result.passed and "no deletion of `lost_key_id`" in result.message
+    key_id, blob = _lost(kms, 8)
+    result = _verdict(kms, lost_key_id=key_id, lost_ciphertext=blob,
+                      lost_error_code="AccessDeniedException")
+    assert not result.passed and "NotFoundException" in result.message
+
+
+def test_07_schedule_deletion_check_reads_the_sandbox_clock(kms):
+    """The 7-day window is measured from sandbox time, so it passes after the clock moved."""
+    from kms_course.exercises import run_check
+
+    clock.advance(days=40)
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    result = run_check("07-schedule-deletion", kms,
+                       {"doomed_key_id": key_id, "doomed_window_days": 7})
+    assert result.passed, result.message

@@ -11,6 +11,11 @@ Sources:
 * CancelKeyDeletion (the key becomes Disabled):
   https://docs.aws.amazon.com/kms/latest/APIReference/API_CancelKeyDeletion.html
 * Key states: https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html
+* After the waiting period KMS deletes the key (DeleteKey in CloudTrail):
+  https://docs.aws.amazon.com/kms/latest/developerguide/ct-delete-key.html
+
+Dates are compared with sandbox time (:mod:`kms_course.clock`), which the lesson moves forward;
+on the ``aws`` backend that is real time.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from typing import Any
 
 from kms_course.checks._common import (
     bytes_answer,
+    calls,
     decrypt_or_fail,
     describe_answer_key,
     int_answer,
     require_plaintext,
+    succeeded,
 )
 from kms_course.exercises import Answers, CheckFailed, exercise
 
@@ -40,8 +47,17 @@ def _require_state(meta: dict, expected: str, fix: str) -> None:
         raise CheckFailed(f"The key's state is {meta['KeyState']}, not {expected}: {fix}")
 
 
+def _now() -> datetime:
+    """Sandbox time (the lesson may have advanced the clock); real time on the aws backend."""
+    from kms_course import clock, sandbox
+
+    if sandbox.active_backend() in sandbox.SANDBOX_BACKENDS:
+        return clock.now()
+    return datetime.now(timezone.utc)
+
+
 def _days_until(when: datetime) -> float:
-    now = datetime.now(timezone.utc)
+    now = _now()
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return (when - now) / timedelta(days=1)
@@ -59,6 +75,13 @@ def _(kms: Any, answers: Answers) -> None:
     meta = describe_answer_key(kms, answers, "paused_key_id")
     _require_state(meta, "Disabled", "call kms.disable_key(KeyId=paused_key_id).")
     code = answers.get("paused_error_code")
+    history = calls(meta["Arn"])
+    if history is not None and not any(e.get("errorCode") == "DisabledException" for e in history):
+        raise CheckFailed(
+            "The sandbox has no record of a call refused with DisabledException for the key in "
+            "`paused_key_id`: after disabling it, call kms.encrypt with it inside try/except and "
+            "store error.response['Error']['Code'] (typing the code in is not the exercise)."
+        )
     if code != "DisabledException":
         raise CheckFailed(
             f"`paused_error_code` is {code!r}: encrypting with a disabled key fails with "
@@ -111,6 +134,21 @@ def _(kms: Any, answers: Answers) -> None:
         )
     if state != "Enabled":
         raise CheckFailed(f"The key's state is {state}, not Enabled.")
+    history = calls(meta["Arn"])
+    if history is not None:
+        done = [e.get("eventName") for e in succeeded(history)]
+        if "ScheduleKeyDeletion" not in done:
+            raise CheckFailed(
+                "The deletion of the key in `rescued_key_id` was never scheduled, so there was "
+                "nothing to rescue: call kms.schedule_key_deletion(KeyId=..., "
+                "PendingWindowInDays=7) first, then cancel it."
+            )
+        scheduled = done.index("ScheduleKeyDeletion")
+        if "CancelKeyDeletion" not in done[scheduled:]:
+            raise CheckFailed(
+                "The deletion of the key in `rescued_key_id` was scheduled but never cancelled: "
+                "call kms.cancel_key_deletion(KeyId=...), then kms.enable_key."
+            )
     blob = bytes_answer(
         answers, "rescued_ciphertext", "response['CiphertextBlob'] from kms.encrypt"
     )
@@ -122,3 +160,56 @@ def _(kms: Any, answers: Answers) -> None:
         KeyId=meta["Arn"],
     )["Plaintext"]
     require_plaintext(plaintext, RESCUED_PLAINTEXT, "`rescued_ciphertext`")
+
+
+LOST_PLAINTEXT = b"lost forever"
+
+
+@exercise(
+    "07-deletion-completes",
+    lesson=LESSON,
+    points=3,
+    hint="Schedule the deletion with PendingWindowInDays=7, then move the sandbox clock past the "
+    "DeletionDate with advance(days=8) (from kms_course.clock import advance); decrypt with "
+    "KeyId=lost_key_id inside try/except and keep error.response['Error']['Code'].",
+    answers=("lost_key_id", "lost_ciphertext", "lost_error_code"),
+)
+def _(kms: Any, answers: Answers) -> None:
+    from botocore.exceptions import ClientError
+
+    from kms_course import sandbox, trail
+    from kms_course.checks._common import key_id_answer
+
+    key_id = key_id_answer(answers, "lost_key_id")
+    blob = bytes_answer(answers, "lost_ciphertext", "response['CiphertextBlob'] from kms.encrypt")
+    if sandbox.active_backend() not in sandbox.SANDBOX_BACKENDS:
+        raise CheckFailed("This exercise moves the offline sandbox's clock; on AWS the key is "
+                          "deleted only when its waiting period really ends.")
+    try:
+        state = kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "NotFoundException":
+            raise
+        state = None
+    if state is not None:
+        raise CheckFailed(f"The key still exists (key state {state}): schedule its deletion and "
+                          "advance the clock past its DeletionDate.")
+    if not trail.trail(key_id=key_id, event_name="DeleteKey"):
+        raise CheckFailed("The trail shows no deletion of `lost_key_id` by KMS: create the key "
+                          "yourself, schedule its deletion, then advance the clock.")
+    if not trail.trail(key_id=key_id, event_name="Encrypt"):
+        raise CheckFailed("`lost_ciphertext` was not made under `lost_key_id`: encrypt "
+                          "b'lost forever' with it before deleting it.")
+    try:
+        kms.decrypt(CiphertextBlob=blob, KeyId=key_id)
+    except ClientError:
+        pass
+    else:
+        raise CheckFailed("`lost_ciphertext` still decrypts: keep the ciphertext made under "
+                          "the deleted key.")
+    code = answers.get("lost_error_code")
+    if code != "NotFoundException":
+        raise CheckFailed(
+            f"`lost_error_code` is {code!r}: Decrypt naming a deleted key fails with "
+            "NotFoundException; store error.response['Error']['Code'] from that failure."
+        )
