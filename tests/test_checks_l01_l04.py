@@ -461,6 +461,22 @@ def test_base64_storage_passes(kms):
     assert verdict(kms, "04-base64-storage", stored_ciphertext=text).passed
 
 
+def test_base64_storage_passes_on_mime_base64_that_b64decode_reads(kms):
+    """Bug: base64.encodebytes' MIME lines (a newline every 76 characters and at the end),
+    which base64.b64decode reads, scored 0."""
+    blob = _card_blob(kms)
+    text = base64.encodebytes(blob).decode("ascii")
+    assert "\n" in text.rstrip("\n") and base64.b64decode(text) == blob  # what the hint names
+    assert verdict(kms, "04-base64-storage", stored_ciphertext=text).passed
+
+
+def test_base64_storage_fails_on_url_safe_base64(kms):
+    text = base64.urlsafe_b64encode(b"\xfb\xff" * 40 + _card_blob(kms)).decode("ascii")
+    assert "-" in text or "_" in text
+    assert_fails(verdict(kms, "04-base64-storage", stored_ciphertext=text),
+                 "not base64 text that base64.b64decode reads")
+
+
 def test_base64_storage_fails_on_raw_bytes(kms):
     assert_fails(
         verdict(kms, "04-base64-storage", stored_ciphertext=_card_blob(kms)), "is bytes"
@@ -485,7 +501,7 @@ def test_base64_text_as_ciphertext_blob_is_invalid_ciphertext(kms):
 def test_base64_storage_fails_on_non_base64_text(kms):
     assert_fails(
         verdict(kms, "04-base64-storage", stored_ciphertext="card ending 4242!"),
-        "not valid base64",
+        "not base64 text that base64.b64decode reads",
     )
 
 

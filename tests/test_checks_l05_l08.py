@@ -47,7 +47,19 @@ def assert_fails(kms, exercise_id: str, expected: str, **answers) -> None:
 def test_07_disable_key_passes_on_disabled_key_and_right_error(kms):
     key = new_key(kms)
     kms.disable_key(KeyId=key)
+    with pytest.raises(kms.exceptions.DisabledException):
+        kms.encrypt(KeyId=key, Plaintext=b"hello")
     assert_passes(kms, "07-disable-key", paused_key_id=key, paused_error_code="DisabledException")
+
+
+def test_07_disable_key_fails_on_a_typed_in_error_code(kms):
+    """Bug: the literal 'DisabledException' passed without any call being refused."""
+    key = new_key(kms)
+    kms.disable_key(KeyId=key)
+    assert_fails(
+        kms, "07-disable-key", "no record of a call refused with DisabledException",
+        paused_key_id=key, paused_error_code="DisabledException",
+    )
 
 
 def test_07_disable_key_fails_when_key_still_enabled(kms):
@@ -134,8 +146,25 @@ def test_07_cancel_deletion_fails_when_still_pending(kms):
     )
 
 
+def test_07_cancel_deletion_fails_when_no_deletion_was_scheduled(kms):
+    """Bug: a key never scheduled for deletion (so never rescued) passed."""
+    key = new_key(kms)
+    blob = kms.encrypt(KeyId=key, Plaintext=b"saved in time")["CiphertextBlob"]
+    assert_fails(
+        kms, "07-cancel-deletion", "was never scheduled, so there was nothing to rescue",
+        rescued_key_id=key, rescued_ciphertext=blob,
+    )
+    with pytest.raises(kms.exceptions.KMSInvalidStateException):
+        kms.cancel_key_deletion(KeyId=key)  # a refused cancel is no rescue either
+    assert_fails(kms, "07-cancel-deletion", "was never scheduled",
+                 rescued_key_id=key, rescued_ciphertext=blob)
+
+
 def test_07_cancel_deletion_fails_on_ciphertext_of_another_key_or_text(kms):
     key, other = new_key(kms), new_key(kms)
+    kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    kms.cancel_key_deletion(KeyId=key)
+    kms.enable_key(KeyId=key)
     foreign = kms.encrypt(KeyId=other, Plaintext=b"saved in time")["CiphertextBlob"]
     assert_fails(
         kms, "07-cancel-deletion", "does not decrypt under the rescued key",
@@ -206,6 +235,30 @@ def test_06_rotate_on_demand_fails_on_base64_text_or_foreign_ciphertext(kms):
     )
 
 
+def test_06_rotate_on_demand_fails_when_rotated_before_encrypting(kms):
+    """Bug: rotating first and encrypting after passed, though the exercise shows that a
+    ciphertext made before the rotation still decrypts."""
+    key = new_key(kms)
+    kms.rotate_key_on_demand(KeyId=key)
+    blob = kms.encrypt(KeyId=key, Plaintext=b"before rotation")["CiphertextBlob"]
+    assert_fails(
+        kms, "06-rotate-on-demand", "rotated before anything was encrypted under it",
+        ondemand_key_id=key, ondemand_old_ciphertext=blob,
+    )
+    kms.rotate_key_on_demand(KeyId=key)  # a second rotation does not make the first one later
+    assert_fails(kms, "06-rotate-on-demand", "rotated before anything was encrypted",
+                 ondemand_key_id=key, ondemand_old_ciphertext=blob)
+
+
+def test_06_cannot_rotate_fails_on_a_typed_in_error_code(kms):
+    """Bug: the literal 'UnsupportedOperationException' passed without the call being made."""
+    mac = new_key(kms, KeyUsage="GENERATE_VERIFY_MAC", KeySpec="HMAC_256")
+    assert_fails(
+        kms, "06-cannot-rotate", "no record of kms.enable_key_rotation being refused",
+        mac_key_id=mac, mac_rotation_error="UnsupportedOperationException",
+    )
+
+
 def test_06_cannot_rotate_passes_for_hmac_key_and_unsupported_operation(kms):
     mac = new_key(kms, KeyUsage="GENERATE_VERIFY_MAC", KeySpec="HMAC_256")
     with pytest.raises(kms.exceptions.UnsupportedOperationException):
@@ -222,6 +275,8 @@ def test_06_cannot_rotate_fails_for_symmetric_key_or_wrong_code(kms):
         mac_key_id=key, mac_rotation_error="UnsupportedOperationException",
     )
     mac = new_key(kms, KeyUsage="GENERATE_VERIFY_MAC", KeySpec="HMAC_256")
+    with pytest.raises(kms.exceptions.UnsupportedOperationException):
+        kms.enable_key_rotation(KeyId=mac)
     assert_fails(
         kms, "06-cannot-rotate", "UnsupportedOperationException",
         mac_key_id=mac, mac_rotation_error=None,
@@ -313,7 +368,7 @@ def test_05_seal_document_passes_with_fresh_nonce_and_data_key(kms):
     [
         # Case C25: a constant nonce copied from a tutorial, used on every call.
         ("nonce", "same nonce"),
-        ("data_key", "reused one data key"),
+        ("data_key", "sealed with the same data key"),
     ],
 )
 def test_05_seal_document_fails_when_both_calls_share(kms, reused, message):
@@ -330,6 +385,21 @@ def test_05_seal_document_fails_when_both_calls_share(kms, reused, message):
         sealed_first=seal(kms, key, MINUTES, MINUTES_CONTEXT, **{reused: shared}),
         sealed_second=seal(kms, key, MINUTES, MINUTES_CONTEXT, **{reused: shared}),
     )
+
+
+def test_05_seal_document_fails_on_one_data_key_encrypted_twice(kms):
+    """Bug: the check compared the encrypted data keys, so one data key encrypted twice (two
+    different blobs of the same key) passed as two fresh keys."""
+    key = new_key(kms)
+    shared = kms.generate_data_key(KeyId=key, KeySpec="AES_256", EncryptionContext=MINUTES_CONTEXT)
+    again = kms.encrypt(KeyId=key, Plaintext=shared["Plaintext"],
+                        EncryptionContext=MINUTES_CONTEXT)["CiphertextBlob"]
+    first = seal(kms, key, MINUTES, MINUTES_CONTEXT, data_key=shared)
+    second = seal(kms, key, MINUTES, MINUTES_CONTEXT,
+                  data_key={"Plaintext": shared["Plaintext"], "CiphertextBlob": again})
+    assert first["encrypted_data_key"] != second["encrypted_data_key"]
+    assert_fails(kms, "05-seal-document", "sealed with the same data key",
+                 seal_key_id=key, sealed_first=first, sealed_second=second)
 
 
 def test_05_seal_document_fails_without_context_as_aad_or_in_kms(kms):
@@ -503,6 +573,21 @@ def test_08_put_document_fails_on_shared_data_key_and_fixed_nonce(kms, s3, pract
     put_mine(kms, s3, key, id1, owner1, body1, nonce=fixed)
     put_mine(kms, s3, key, id2, owner2, body2, nonce=fixed)
     assert_fails(kms, "09-put-document", "same nonce")
+
+
+def test_08_put_document_fails_on_one_data_key_encrypted_twice(kms, s3, practice):
+    """Bug: one plaintext data key, encrypted again under each document's context, gave two
+    different encrypted data keys, and the check compared only those."""
+    _, key = practice
+    (id1, (owner1, body1)), (id2, (owner2, body2)) = cap.PUT_DOCUMENTS.items()
+    shared = kms.generate_data_key(KeyId=key, KeySpec="AES_256",
+                                   EncryptionContext={"doc_id": id1, "owner": owner1})
+    put_mine(kms, s3, key, id1, owner1, body1, data_key=shared)
+    again = kms.encrypt(KeyId=key, Plaintext=shared["Plaintext"],
+                        EncryptionContext={"doc_id": id2, "owner": owner2})["CiphertextBlob"]
+    put_mine(kms, s3, key, id2, owner2, body2,
+             data_key={"Plaintext": shared["Plaintext"], "CiphertextBlob": again})
+    assert_fails(kms, "09-put-document", "encrypted with the same data key")
 
 
 def test_08_put_document_fails_when_context_misses_the_owner(kms, s3, practice):

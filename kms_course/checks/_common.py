@@ -193,3 +193,41 @@ def require_plaintext(plaintext: bytes, expected: bytes, what: str) -> None:
     """
     if plaintext != expected:
         raise CheckFailed(f"{what} decrypts to {plaintext!r}, not {expected!r}.")
+
+
+def calls(key_arn: str, event_name: str | None = None) -> list[dict[str, Any]] | None:
+    """The sandbox's record of the KMS calls made on a key (:func:`kms_course.trail.trail`).
+
+    Args:
+        key_arn: the key's ARN (from DescribeKey).
+        event_name: only this operation, e.g. ``"CancelKeyDeletion"``.
+
+    Returns:
+        CloudTrail events, oldest first (refused calls carry ``errorCode``); None where the
+        backend keeps no trail (real AWS), so a check then judges the key's state alone.
+    """
+    from kms_course import trail
+    from kms_course.sandbox import SandboxError
+
+    try:
+        return trail.trail(key_id=key_arn, event_name=event_name)
+    except SandboxError:
+        return None
+
+
+def succeeded(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events of calls that KMS answered without an error."""
+    return [e for e in events if not e.get("errorCode")]
+
+
+def b64decode_text(text: str) -> bytes:
+    """Bytes of base64 text in any form ``base64.b64decode`` reads from a correct encoding:
+    the standard alphabet with padding, on one line (``b64encode``) or in MIME lines of 76
+    characters (``encodebytes``). Only whitespace is ignored, never other characters.
+
+    Raises:
+        binascii.Error: the text is not base64 (also for the URL-safe alphabet ``-`` ``_``).
+    """
+    import base64
+
+    return base64.b64decode("".join(text.split()), validate=True)

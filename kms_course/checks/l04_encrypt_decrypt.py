@@ -20,6 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from kms_course.checks._common import (
+    b64decode_text,
     bytes_answer,
     decrypt_or_fail,
     describe_answer_key,
@@ -104,9 +105,12 @@ def _base64_storage(kms: Any, answers: Answers) -> None:
     if not isinstance(stored, str):
         raise CheckFailed(f"`stored_ciphertext` should be a str, not {type(stored).__name__}.")
     try:
-        blob = base64.b64decode(stored, validate=True)
-    except binascii.Error:
-        raise CheckFailed("`stored_ciphertext` is not valid base64 text.") from None
+        blob = b64decode_text(stored)  # b64encode's one line or encodebytes' MIME lines
+    except (binascii.Error, ValueError):
+        raise CheckFailed(
+            "`stored_ciphertext` is not base64 text that base64.b64decode reads (standard "
+            "alphabet, with its = padding): use base64.b64encode(blob).decode('ascii')."
+        ) from None
     try:
         plaintext = kms.decrypt(CiphertextBlob=blob)["Plaintext"]
     except ClientError:

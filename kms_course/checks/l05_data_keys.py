@@ -194,19 +194,22 @@ def _(kms: Any, answers: Answers) -> None:
 def _(kms: Any, answers: Answers) -> None:
     meta = describe_answer_key(kms, answers, "seal_key_id")
     first, second = answers.get("sealed_first"), answers.get("sealed_second")
+    data_keys = []
     for name, sealed in (("sealed_first", first), ("sealed_second", second)):
-        document, _key = open_sealed(kms, sealed, meta["Arn"], SEAL_CONTEXT, name)
+        document, data_key = open_sealed(kms, sealed, meta["Arn"], SEAL_CONTEXT, name)
         require_plaintext(document, SEAL_DOCUMENT, f"`{name}`")
+        data_keys.append(data_key)
     if first["nonce"] == second["nonce"]:
         raise CheckFailed(
             "Both calls used the same nonce. A nonce must never repeat with the same key (it "
             "leaks the XOR of the plaintexts and allows forgeries): generate nonce = "
             "os.urandom(12) inside the function, on every call."
         )
-    if first["encrypted_data_key"] == second["encrypted_data_key"]:
+    if data_keys[0] == data_keys[1]:  # the keys themselves: re-encrypting one key is no fresh key
         raise CheckFailed(
-            "Both calls reused one data key: call generate_data_key inside the function so every "
-            "document gets its own data key."
+            "Both documents were sealed with the same data key (their encrypted data keys decrypt "
+            "to the same key): call generate_data_key inside the function so every document gets "
+            "its own data key."
         )
 
 

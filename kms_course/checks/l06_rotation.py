@@ -19,6 +19,7 @@ from typing import Any
 
 from kms_course.checks._common import (
     bytes_answer,
+    calls,
     decrypt_or_fail,
     describe_answer_key,
     require_plaintext,
@@ -28,6 +29,8 @@ from kms_course.exercises import Answers, CheckFailed, exercise
 LESSON = "06_key_rotation"
 ROTATION_PERIOD_DAYS = 180
 OLD_PLAINTEXT = b"before rotation"
+#: Calls that make a ciphertext under the key (Encrypt, or a data key encrypted under it).
+ENCRYPTING_CALLS = ("Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncrypt")
 
 
 def _require_symmetric(meta: dict, name: str) -> None:
@@ -76,6 +79,18 @@ def _(kms: Any, answers: Answers) -> None:
             "ListKeyRotations shows no ON_DEMAND rotation of this key: call "
             "kms.rotate_key_on_demand (enable_key_rotation only schedules future rotations)."
         )
+    history = calls(meta["Arn"])
+    if history is not None:
+        rotated = [i for i, e in enumerate(history)
+                   if e.get("eventName") == "RotateKeyOnDemand" and not e.get("errorCode")]
+        encrypted = [i for i, e in enumerate(history)
+                     if e.get("eventName") in ENCRYPTING_CALLS and not e.get("errorCode")]
+        if rotated and not any(i < rotated[0] for i in encrypted):
+            raise CheckFailed(
+                "The key was rotated before anything was encrypted under it: the exercise shows "
+                "that a ciphertext made *before* the rotation still decrypts, so encrypt "
+                "b'before rotation' first, then call kms.rotate_key_on_demand."
+            )
     blob = bytes_answer(answers, "ondemand_old_ciphertext", "response['CiphertextBlob']")
     plaintext = decrypt_or_fail(
         kms,
@@ -103,6 +118,15 @@ def _(kms: Any, answers: Answers) -> None:
             "KeyUsage='GENERATE_VERIFY_MAC' and KeySpec='HMAC_256'."
         )
     code = answers.get("mac_rotation_error")
+    history = calls(meta["Arn"], "EnableKeyRotation")
+    if history is not None and not any(
+        e.get("errorCode") == "UnsupportedOperationException" for e in history
+    ):
+        raise CheckFailed(
+            "The sandbox has no record of kms.enable_key_rotation being refused for the key in "
+            "`mac_key_id`: call it on that key inside try/except and store the error's code "
+            "(typing the code in is not the exercise)."
+        )
     if code != "UnsupportedOperationException":
         raise CheckFailed(
             f"`mac_rotation_error` is {code!r}: HMAC keys cannot rotate, and EnableKeyRotation "

@@ -25,10 +25,12 @@ from typing import Any
 
 from kms_course.checks._common import (
     bytes_answer,
+    calls,
     decrypt_or_fail,
     describe_answer_key,
     int_answer,
     require_plaintext,
+    succeeded,
 )
 from kms_course.exercises import Answers, CheckFailed, exercise
 
@@ -73,6 +75,13 @@ def _(kms: Any, answers: Answers) -> None:
     meta = describe_answer_key(kms, answers, "paused_key_id")
     _require_state(meta, "Disabled", "call kms.disable_key(KeyId=paused_key_id).")
     code = answers.get("paused_error_code")
+    history = calls(meta["Arn"])
+    if history is not None and not any(e.get("errorCode") == "DisabledException" for e in history):
+        raise CheckFailed(
+            "The sandbox has no record of a call refused with DisabledException for the key in "
+            "`paused_key_id`: after disabling it, call kms.encrypt with it inside try/except and "
+            "store error.response['Error']['Code'] (typing the code in is not the exercise)."
+        )
     if code != "DisabledException":
         raise CheckFailed(
             f"`paused_error_code` is {code!r}: encrypting with a disabled key fails with "
@@ -125,6 +134,21 @@ def _(kms: Any, answers: Answers) -> None:
         )
     if state != "Enabled":
         raise CheckFailed(f"The key's state is {state}, not Enabled.")
+    history = calls(meta["Arn"])
+    if history is not None:
+        done = [e.get("eventName") for e in succeeded(history)]
+        if "ScheduleKeyDeletion" not in done:
+            raise CheckFailed(
+                "The deletion of the key in `rescued_key_id` was never scheduled, so there was "
+                "nothing to rescue: call kms.schedule_key_deletion(KeyId=..., "
+                "PendingWindowInDays=7) first, then cancel it."
+            )
+        scheduled = done.index("ScheduleKeyDeletion")
+        if "CancelKeyDeletion" not in done[scheduled:]:
+            raise CheckFailed(
+                "The deletion of the key in `rescued_key_id` was scheduled but never cancelled: "
+                "call kms.cancel_key_deletion(KeyId=...), then kms.enable_key."
+            )
     blob = bytes_answer(
         answers, "rescued_ciphertext", "response['CiphertextBlob'] from kms.encrypt"
     )

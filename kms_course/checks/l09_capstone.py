@@ -32,7 +32,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kms_course.checks._common import decrypt_or_fail, describe_answer_key
+from kms_course.checks._common import b64decode_text, decrypt_or_fail, describe_answer_key
 from kms_course.exercises import Answers, CheckFailed, exercise
 from kms_course.practice import (  # noqa: F401  (the practice layout, public for the lesson)
     MEMO_ID,
@@ -94,7 +94,7 @@ def _metadata_bytes(metadata: dict, field: str, key: str) -> bytes:
             "base64.b64encode(value).decode('ascii')."
         )
     try:
-        return base64.b64decode(text, validate=True)
+        return b64decode_text(text)
     except (binascii.Error, ValueError):
         raise CheckFailed(
             f"The metadata {field!r} of {key!r} is not base64 text: store "
@@ -184,21 +184,22 @@ def _(kms: Any, answers: Answers) -> None:
     s3 = _s3()
     seen_keys, seen_nonces = set(), set()
     for doc_id, (owner, expected) in PUT_DOCUMENTS.items():
-        document, _data_key, encrypted_data_key = open_mine(kms, s3, doc_id, owner)
+        document, data_key, _encrypted_data_key = open_mine(kms, s3, doc_id, owner)
         if document != expected:
             raise CheckFailed(f"mine/{doc_id} decrypts to {document!r}, not {expected!r}.")
         head = s3.head_object(Bucket=PRACTICE_BUCKET, Key=MINE_PREFIX + doc_id)
-        nonce = base64.b64decode(head["Metadata"]["nonce"])
-        if encrypted_data_key in seen_keys:
+        nonce = b64decode_text(head["Metadata"]["nonce"])
+        if data_key in seen_keys:  # the keys themselves, however each copy was encrypted
             raise CheckFailed(
-                "Both documents share one data key: call generate_data_key inside put_document, "
-                "once per document."
+                "Both documents were encrypted with the same data key (their encrypted data keys "
+                "decrypt to the same key): call generate_data_key inside put_document, once per "
+                "document."
             )
         if nonce in seen_nonces:
             raise CheckFailed(
                 "Both documents use the same nonce: make a fresh os.urandom(12) per call."
             )
-        seen_keys.add(encrypted_data_key)
+        seen_keys.add(data_key)
         seen_nonces.add(nonce)
 
 
