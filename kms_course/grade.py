@@ -133,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
     ``128 + signal`` (130 for Ctrl-C) after one line saying what was saved and how to resume.
 
     Raises:
-        CourseError: ``--out`` is not a writable folder or another grader holds it, no master
+        CourseError: a bad ``--late-rules`` file (:func:`kms_course.lms.late.load_rules`),
+            ``--out`` is not a writable folder or another grader holds it, no master
             notebooks, an unknown ``--lesson``, no notebooks in the submissions, submissions
             split evenly between lessons without ``--lesson``, the grader's key is unusable, or a
             gradebook file cannot be written (:class:`~kms_course.grading.store.WriteFailed`).
@@ -141,12 +142,12 @@ def run(args: argparse.Namespace) -> int:
     """
     from kms_course.grading.out_lock import hold
 
-    check_out(args.out)
-    _check_jail(getattr(args, "no_jail", False))
-    if getattr(args, "late_rules", None):  # a bad rule file stops the run before any grading
+    if getattr(args, "late_rules", None):  # a bad rule file stops the run before anything else
         from kms_course.lms.late import load_rules
 
         args.late_rules_loaded = load_rules(args.late_rules)
+    check_out(args.out)
+    _check_jail(getattr(args, "no_jail", False))
     with hold(args.out):
         return _run_locked(args)
 
