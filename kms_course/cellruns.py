@@ -34,6 +34,11 @@ import nbformat
 
 from kms_course.transforms.cells import answer_cells, source
 
+#: Errors of a re-run that meets what an earlier attempt already made, and how to get unstuck.
+ALREADY_EXISTS = ("AlreadyExistsException", "BucketAlreadyOwnedByYou", "BucketAlreadyExists")
+UNSTUCK = (" An earlier run already made it: delete it (for an alias, kms.delete_alias("
+           "AliasName='alias/...')) and run the cell again, or start afresh with "
+           "kms_course.reset() and run the lesson from the top.")
 #: Environment variable naming the notebook file (jupyter_server's; tests set it with nbclient).
 SESSION_ENV = "JPY_SESSION_NAME"
 
@@ -162,7 +167,8 @@ def problem(exercise_id: str, namespace: dict | None = None, tracker: Tracker = 
             if run.error == "NotImplementedError":
                 return (f"Your {which} still raises NotImplementedError{where}: replace the "
                         "placeholder with your code and run it.")
-            return f"Your {which} raised {run.error}{where}: fix it and run it again."
+            return f"Your {which} raised {run.error}{where}: fix it and run it again." + (
+                UNSTUCK if run.error in ALREADY_EXISTS else "")
         if saved > run.at + 1 and digest(source(cell)) != run.digest:
             return f"Your {which} changed after it last ran: run it again, then this check."
     return None

@@ -534,6 +534,24 @@ def memo_plaintext(kms, s3) -> bytes:
     return cap.open_mine(kms, s3, cap.MEMO_ID, cap.MEMO_OWNER)[0]
 
 
+def test_08_store_setup_rerun_after_a_partial_attempt_says_how_to_get_unstuck(kms, s3):
+    """Bug: after a first attempt made the alias but not the bucket, the re-run's create_alias
+    raised AlreadyExistsException and the check's advice was that very call."""
+    first = new_key(kms)
+    kms.create_alias(AliasName=cap.STORE_ALIAS, TargetKeyId=first)  # attempt 1 stopped here
+    second = new_key(kms)  # the re-run: a new key, then create_alias fails
+    with pytest.raises(kms.exceptions.AlreadyExistsException):
+        kms.create_alias(AliasName=cap.STORE_ALIAS, TargetKeyId=second)
+    s3.create_bucket(Bucket=cap.STORE_BUCKET)
+    result = verdict(kms, "09-store-setup", cap_bucket=cap.STORE_BUCKET, cap_key_id=second)
+    assert not result.passed
+    assert "run kms.delete_alias(AliasName='alias/capstone-docs') once" in result.message
+    kms.delete_alias(AliasName=cap.STORE_ALIAS)  # what the message says; then the cell again
+    third = new_key(kms)
+    kms.create_alias(AliasName=cap.STORE_ALIAS, TargetKeyId=third)
+    assert_passes(kms, "09-store-setup", cap_bucket=cap.STORE_BUCKET, cap_key_id=third)
+
+
 def test_08_store_setup_passes_and_fails_without_alias(kms, s3):
     key = new_key(kms)
     s3.create_bucket(Bucket=cap.STORE_BUCKET)

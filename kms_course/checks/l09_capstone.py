@@ -165,6 +165,16 @@ def _(kms: Any, answers: Answers) -> None:
         raise CheckFailed(f"The key is {meta['KeyState']}: the store needs an Enabled key.")
     aliases = kms.list_aliases(KeyId=meta["KeyId"]).get("Aliases", [])
     if STORE_ALIAS not in {a["AliasName"] for a in aliases}:
+        elsewhere = [a for a in kms.list_aliases().get("Aliases", [])
+                     if a["AliasName"] == STORE_ALIAS and a.get("TargetKeyId")]
+        if elsewhere:  # an earlier attempt made the alias, so create_alias now fails
+            raise CheckFailed(
+                f"{STORE_ALIAS} already points to another key, made by an earlier run of your "
+                f"cell, so create_alias raises AlreadyExistsException: run kms.delete_alias("
+                f"AliasName='{STORE_ALIAS}') once, then your cell again (or point the alias at "
+                f"this key with kms.update_alias(AliasName='{STORE_ALIAS}', "
+                "TargetKeyId=cap_key_id))."
+            )
         raise CheckFailed(
             f"{STORE_ALIAS} does not point to `cap_key_id`: call kms.create_alias("
             f"AliasName='{STORE_ALIAS}', TargetKeyId=cap_key_id)."
