@@ -1,11 +1,21 @@
 """kms-course: a hands-on Jupyter course on AWS KMS with boto3.
 
 A lesson's first code cell is ``kms = start_sandbox()`` (see :mod:`kms_course.sandbox`); a check
-cell is ``check("exercise-id")`` (see :mod:`kms_course.exercises`).
+cell is ``check("exercise-id")`` (see :mod:`kms_course.exercises`). Also: ``advance(days=...)``
+moves the sandbox clock, ``trail()`` / ``show_trail()`` read the sandbox's CloudTrail-style
+record of calls, ``client_as(principal_arn)`` acts as an IAM principal, and
+``solution("exercise-id")`` prints an exercise's solution on demand.
 """
 
+from kms_course.access import client_as
+from kms_course.clock import advance
 from kms_course.exercises import check
 from kms_course.sandbox import SandboxError, reset, start_sandbox
+from kms_course.solutions import solution
+from kms_course.trail import show_trail, trail
 
-__all__ = ["SandboxError", "check", "reset", "start_sandbox"]
+__all__ = [
+    "SandboxError", "advance", "check", "client_as", "reset", "show_trail", "solution",
+    "start_sandbox", "trail",
+]
 __version__ = "0.1.0"
