@@ -2,8 +2,8 @@
 
 A lesson's first code cell is ``kms = start_sandbox()`` (see :mod:`kms_course.sandbox`); a check
 cell is ``check("exercise-id")`` (see :mod:`kms_course.exercises`). Also: ``advance(days=...)``
-moves the sandbox clock, ``trail()`` / ``show_trail()`` read the sandbox's CloudTrail-style
-record of calls, ``client_as(principal_arn)`` acts as an IAM principal, and
+moves the sandbox clock, :mod:`kms_course.trail` reads the sandbox's CloudTrail-style record of
+calls, ``client_as(principal_arn)`` acts as an IAM principal, and
 ``solution("exercise-id")`` prints an exercise's solution on demand.
 """
 
@@ -12,10 +12,8 @@ from kms_course.clock import advance
 from kms_course.exercises import check
 from kms_course.sandbox import SandboxError, reset, start_sandbox
 from kms_course.solutions import solution
-from kms_course.trail import show_trail, trail
 
-__all__ = [
-    "SandboxError", "advance", "check", "client_as", "reset", "show_trail", "solution",
-    "start_sandbox", "trail",
-]
+# (the trail stays in its module: ``from kms_course.trail import trail, show_trail``; a function
+# named ``trail`` here would hide the module ``kms_course.trail``)
+__all__ = ["SandboxError", "advance", "check", "client_as", "reset", "solution", "start_sandbox"]
 __version__ = "0.1.0"
