@@ -309,6 +309,9 @@ def _child(request: dict) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        if not request.get("jail"):  # as a new Python would (the zygote itself runs with -I)
+            extra = [p for p in request["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
+            sys.path[:0] = extra
         sys.argv = ["ipykernel_launcher", *request["argv"]]
         from ipykernel import kernelapp
 
