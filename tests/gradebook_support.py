@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: A solution cell that waits until the file FLAG exists (then solves 90-key): a submission
 #: that is still running when a test interrupts the grader, and finishes at once on a re-run.
+#: A jailed kernel cannot see FLAG (its /tmp is its own): grade such a submission --no-jail.
 WAIT_FOR_FLAG = (
     "import os, time\n"
     "while not os.path.exists({flag!r}):\n"
@@ -43,7 +44,15 @@ WAIT_FOR_FLAG = (
 
 @pytest.fixture
 def grading_env(tmp_path, monkeypatch):
-    """A private grader key, kernels that can import the fixture's checks, and the masters."""
+    """A private grader key, kernels that can import the fixture's checks, and the masters.
+
+    The course-code part of the grading fingerprint is pinned: in a work tree that others edit
+    while the tests run it would change between two runs of one test (tests of the fingerprint
+    itself change it on purpose).
+    """
+    from kms_course.grading import fingerprint
+
+    monkeypatch.setattr(fingerprint, "code_hash", lambda: "pinned-by-the-test")
     monkeypatch.setenv(KEY_FILE_ENV, str(tmp_path / "state" / "grader.key"))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(CASES_DIR), os.environ.get("PYTHONPATH", "")]))
     return fixture.write_masters(tmp_path / "masters")
@@ -86,6 +95,8 @@ import sys
 sys.path.insert(0, {cases!r})
 import fixture_checks  # noqa: F401
 from kms_course import cli
+from kms_course.grading import fingerprint
+fingerprint.code_hash = lambda: "pinned-by-the-test"  # as grading_env does
 sys.exit(cli.main(["grade", *sys.argv[1:], "--no-progress"]))
 """
 
