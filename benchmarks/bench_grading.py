@@ -5,8 +5,9 @@ Builds a synthetic class of one lesson (full solutions, blanks, partial answers)
 
 1. ``kms-course grade --jobs 1`` (serial) on the first ``--serial`` submissions;
 2. ``kms-course grade`` (parallel: default cores + 1 workers) on the whole class, each kernel in
-   its own jail (the default), and ``kms-course grade --no-jail`` on the same class, the two runs
-   alternated ``--repeat`` times;
+   its own jail (the default), ``kms-course grade --no-jail`` and ``kms-course grade --executor
+   dask`` (an embedded Dask LocalCluster) on the same class, the three runs alternated
+   ``--repeat`` times, and the time Dask adds per task;
 3. ``pytest --nbval-lax -n 2 --dist loadscope`` over the first ``--others`` notebooks as
    submitted (check cells run in the student's kernel; nothing is protected);
 4. nbgrader 0.9.6 ``autograde`` on the same ``--others`` notebooks, from a separate virtual
@@ -74,7 +75,8 @@ def timed(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> f
     return elapsed
 
 
-def bench_kms(subs: list[Path], jobs: int, lesson: str, jailed: bool = True) -> float:
+def bench_kms(subs: list[Path], jobs: int, lesson: str, jailed: bool = True,
+              executor: str = "pool") -> float:
     with tempfile.TemporaryDirectory() as tmp:
         chosen = Path(tmp) / "class"
         chosen.mkdir()
@@ -82,7 +84,24 @@ def bench_kms(subs: list[Path], jobs: int, lesson: str, jailed: bool = True) -> 
             shutil.copytree(path.parent, chosen / path.parent.name)
         return timed([PY, "-m", "kms_course.cli", "grade", str(chosen), "--out", f"{tmp}/out",
                       "--jobs", str(jobs), "--lesson", lesson, "--no-progress",
-                      *([] if jailed else ["--no-jail"])], cwd=ROOT)
+                      "--executor", executor, *([] if jailed else ["--no-jail"])], cwd=ROOT)
+
+
+def dask_task_overhead(count: int = 200) -> float:
+    """Median milliseconds Dask adds per task on a LocalCluster like the grader's (a task that
+    does nothing, submitted and gathered one by one)."""
+    from distributed import Client
+
+    from kms_course.grading.cluster import local_cluster
+
+    with local_cluster(1) as cluster, Client(cluster) as client:
+        client.submit(len, "warm", pure=False).result()
+        times = []
+        for n in range(count):
+            started = time.perf_counter()
+            client.submit(len, str(n), pure=False).result()
+            times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
 
 
 def kernel_start_costs(count: int) -> dict[str, float]:
@@ -182,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nbgrader-venv", default="/tmp/nbgrader-venv")
     parser.add_argument("--kernels", type=int, default=20, help="kernels for the start-cost figure")
     parser.add_argument("--skip", nargs="*", default=[],
-                        choices=["serial", "parallel", "unjailed", "nbval", "nbgrader", "kernels"])
+                        choices=["serial", "parallel", "unjailed", "dask", "nbval", "nbgrader",
+                                 "kernels", "overhead"])
     args = parser.parse_args(argv)
     from kms_course.grading.limits import default_jobs
 
@@ -192,18 +212,20 @@ def main(argv: list[str] | None = None) -> int:
     rates: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         subs = build_class(args.lesson, args.students, Path(tmp) / "class")
-        if not {"parallel", "unjailed"} & set(args.skip):  # alternated, so load hits both alike
-            side = {"parallel": [], "unjailed": []}
+        if not {"parallel", "unjailed", "dask"} & set(args.skip):  # alternated: load hits all alike
+            side = {"parallel": [], "unjailed": [], "dask": []}
+            notes = {"parallel": "  (process pool, each kernel jailed)", "unjailed": "  (--no-jail)",
+                     "dask": "  (--executor dask: LocalCluster, jailed)"}
             for _ in range(args.repeat):
                 side["parallel"].append(bench_kms(subs, jobs, args.lesson, jailed=True))
                 side["unjailed"].append(bench_kms(subs, jobs, args.lesson, jailed=False))
+                side["dask"].append(bench_kms(subs, jobs, args.lesson, executor="dask"))
             for name, values in side.items():
                 seconds = statistics.median(values)
                 rates[name] = len(subs) / seconds * 60
                 print(f"{name:>9}: {len(subs):4d} submissions in {seconds:7.1f} s (median of "
-                      f"{args.repeat}) = {rates[name]:6.1f} submissions/min"
-                      + ("  (each kernel jailed)" if name == "parallel" else "  (--no-jail)"))
-            args.skip += ["parallel", "unjailed"]
+                      f"{args.repeat}) = {rates[name]:6.1f} submissions/min" + notes[name])
+            args.skip += ["parallel", "unjailed", "dask"]
         plans = {
             "serial": (subs[: args.serial], lambda s: bench_kms(s, 1, args.lesson)),
             "parallel": (subs, lambda s: bench_kms(s, jobs, args.lesson)),
@@ -223,10 +245,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:>9}: {len(chosen):4d} submissions in {seconds:7.1f} s (median of "
                   f"{args.repeat}) = {rates[name]:6.1f} submissions/min")
     if "parallel" in rates:
-        for other in ("unjailed", "serial", "nbval", "nbgrader"):
+        for other in ("unjailed", "dask", "serial", "nbval", "nbgrader"):
             if other in rates:
                 print(f"parallel / {other}: {rates['parallel'] / rates[other]:.2f}x")
         print(f"200 submissions would take {200 / rates['parallel']:.1f} min at the parallel rate")
+    if "overhead" not in args.skip:
+        print(f"Dask adds {dask_task_overhead():.1f} ms per task (median, one LocalCluster worker)")
     if "kernels" not in args.skip:
         costs = kernel_start_costs(args.kernels)
         print(f"one kernel, median of {args.kernels}: jailed {costs['jailed']:.0f} ms, unjailed "

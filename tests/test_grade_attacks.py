@@ -31,6 +31,7 @@ import fixture  # noqa: E402
 import fixture_checks  # noqa: E402,F401  (registers the fixture's exercises before forking)
 
 from kms_course import cli  # noqa: E402
+from _processes import alive_with  # noqa: E402
 from kms_course.grading import jail  # noqa: E402
 
 REASON = jail.unavailable()
@@ -182,17 +183,6 @@ def _write_class(subs: Path, out: Path, students=CLASS, masters: Path | None = N
         nbformat.write(fixture.submission(sources), target)
 
 
-def _alive_with(marker: str) -> list[int]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.append(int(pid))
-        except OSError:
-            continue
-    return found
-
-
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory):
     root = tmp_path_factory.mktemp("attacked")
@@ -233,7 +223,7 @@ def test_symbolic_links_are_refused(attacked, student):
 
 @needs_jail
 def test_no_process_of_a_submission_outlives_the_batch(attacked):
-    assert _alive_with(MARKER) == []
+    assert alive_with(MARKER) == []
 
 
 @needs_jail

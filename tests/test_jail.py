@@ -20,6 +20,7 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
+from _processes import alive_with  # noqa: E402
 from kms_course.grading import jail
 from kms_course.grading.sandbox import GradingServer
 from kms_course.grading.zygote import JailSpec, jailed
@@ -65,17 +66,6 @@ def run_jailed(server, cells, limits=jail.JailLimits(), secrets=(), timeout=60):
                 text += f"ERROR {out.ename}: {out.evalue}"
         outputs.append(text.strip())
     return outputs
-
-
-def _alive_with(marker: str) -> list[int]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.append(int(pid))
-        except OSError:
-            continue
-    return found
 
 
 def test_proc_shows_only_the_jails_own_processes(server):
@@ -180,9 +170,9 @@ def test_nothing_outlives_the_jail(server):
     ])
     assert out == ["planted"]
     deadline = time.monotonic() + 5
-    while _alive_with(marker) and time.monotonic() < deadline:
+    while alive_with(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _alive_with(marker) == []
+    assert alive_with(marker) == []
 
 
 def test_signals_reach_only_the_jail(server):
