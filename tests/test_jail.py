@@ -38,13 +38,13 @@ def server():
     grading.close()
 
 
-def run_jailed(server, cells, limits=jail.JailLimits(), secrets=(), timeout=60):
+def run_jailed(server, cells, limits=jail.JailLimits(), secrets=(), timeout=60, trees=()):
     """Run ``cells`` (code strings) in one jailed kernel; each cell's stdout (or error name)."""
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     server.reset()
     with server.channel() as socket_path:
         spec = JailSpec(
-            socket_path, limits, tuple(map(str, jail.python_trees())),
+            socket_path, limits, tuple(map(str, [*jail.python_trees(), *trees])),
             tuple(map(str, jail.secret_paths(secrets))),
         )
         env = server.kernel_env(f"{jail.HOME}/.kms-course", jailed=True)
@@ -311,3 +311,16 @@ def test_a_dead_jailed_kernel_is_reaped_while_its_jail_lives(server):
 
     gone, jail_open = asyncio.run(run())
     assert jail_open and gone
+
+
+def test_a_course_installed_under_tmp_is_visible(server, tmp_path):
+    """A clone (and its virtual environment) under /tmp must not be hidden by the jail's private
+    /tmp (CI clones there): bug found on a fresh clone, where every jailed kernel failed."""
+    tree = tmp_path / "clone" / ".venv"
+    tree.mkdir(parents=True)
+    (tree / "marker.txt").write_text("installed")
+    out = run_jailed(server, [
+        f"print(open({str(tree / 'marker.txt')!r}).read())",
+        "open('/tmp/scratch', 'w').write('x'); print('tmp writable')",
+    ], trees=[tree])
+    assert out == ["installed", "tmp writable"]

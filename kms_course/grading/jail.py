@@ -247,11 +247,13 @@ class Jail:
         self.args = [
             "bwrap", *namespaces, "--die-with-parent", "--new-session",
             "--hostname", "grading",
-            *view_args(trees, secrets),
-            "--proc", "/proc", "--dev", "/dev",
+            # the private /tmp and HOME first: a course installed under /tmp (a clone there, a
+            # virtual environment there) is then bound over it, not hidden by it
             "--size", str(limits.tmp_mib * MiB), "--perms", "1777", "--tmpfs", "/tmp",
             "--perms", "0755", "--dir", str(Path(HOME).parent),
             "--size", str(limits.tmp_mib * MiB), "--perms", "0700", "--tmpfs", HOME,
+            *view_args(trees, secrets),
+            "--proc", "/proc", "--dev", "/dev",
             "--bind", connection_dir, connection_dir,
             "--ro-bind", socket_path, SOCKET,
             "--clearenv", "--setenv", "HOME", HOME,
