@@ -23,7 +23,6 @@ setting (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.ht
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import threading
 from dataclasses import dataclass
@@ -35,6 +34,8 @@ import botocore.client
 import botocore.exceptions
 import botocore.httpsession
 import botocore.session
+
+from kms_course.server import is_loopback_url
 
 BACKENDS = ("moto", "moto-server", "aws")
 SANDBOX_BACKENDS = ("moto", "moto-server")
@@ -349,19 +350,6 @@ def _start_aws(region_name: str | None) -> None:
 _GUARD_INSTALLED = False
 
 
-def _is_loopback(url: str) -> bool:
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 # botocore's credential chain ends with the instance-metadata service (169.254.169.254) and may
 # ask a container endpoint (https://docs.aws.amazon.com/sdkref/latest/guide/feature-imds-credentials.html).
 # In a process meant for a sandbox backend, even a client created before the setup cell must
@@ -455,7 +443,7 @@ def _install_guard() -> None:
                     "This client was created before the sandbox started, so it would talk to "
                     "real AWS. " + RUN_SETUP
                 )
-            if backend == "moto-server" and not _is_loopback(self.meta.endpoint_url):
+            if backend == "moto-server" and not is_loopback_url(self.meta.endpoint_url):
                 raise SandboxError(
                     f"This client is aimed at {self.meta.endpoint_url}, not at the course's moto "
                     "server. " + RUN_SETUP
@@ -481,7 +469,7 @@ def _install_guard() -> None:
 
     def send(self, request):
         __tracebackhide__ = True
-        if _intended_backend() in SANDBOX_BACKENDS and not _is_loopback(request.url):
+        if _intended_backend() in SANDBOX_BACKENDS and not is_loopback_url(request.url):
             raise SandboxError(
                 f"Blocked a request to {urlsplit(request.url).hostname}: the sandbox never "
                 "contacts AWS. " + RUN_SETUP
