@@ -31,7 +31,6 @@ import argparse
 import os
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -112,17 +111,9 @@ def check_out(out: str) -> Path:
     Raises:
         CourseError: ``out`` is an existing file, or cannot be created or written.
     """
-    folder = Path(out)
-    if folder.exists() and not folder.is_dir():
-        raise CourseError(f"--out {out} is a file, not a folder: pass a folder for the gradebook.")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise CourseError(f"--out {out}: cannot create or write this folder ({reason}); pass another.") from None
-    return folder
+    from kms_course.out_folder import writable_folder
+
+    return writable_folder(out, "--out", "the gradebook")
 
 
 def run(args: argparse.Namespace) -> int:

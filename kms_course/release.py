@@ -34,18 +34,9 @@ def check_out(out: Path) -> Path:
     Raises:
         CourseError: OUT is an existing file, or cannot be created or written.
     """
-    import tempfile
+    from kms_course.out_folder import writable_folder
 
-    try:
-        if out.exists() and not out.is_dir():
-            raise CourseError(f"OUT {out} is a file, not a folder: pass a folder for the student notebooks.")
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise CourseError(f"OUT {out}: cannot create or write this folder ({reason}); pass another.") from None
-    return out
+    return writable_folder(out, "OUT", "the student notebooks")
 
 
 def build(source: str | Path | None = None) -> dict[str, object]:
