@@ -1,4 +1,4 @@
-"""The hand-made document layout of lessons 05 and 09, and the capstone's practice bucket.
+"""The hand-made document layout of lessons 05 and 10, and the capstone's practice bucket.
 
 Public, unlike :mod:`kms_course.checks`: lesson cells import it, in the lab and in a grading jail
 (which hides the checks). In the layout, a document's AES-256-GCM ciphertext is stored under

@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kms_course import sandbox
-from kms_course.checks import l09_capstone as cap
+from kms_course.checks import l10_capstone as cap
 from kms_course.exercises import run_check
 
 
@@ -499,7 +499,7 @@ def test_05_deferred_data_key_fails_on_wrong_context_or_document(kms):
     )
 
 
-# --- lesson 09: capstone document store ----------------------------------------------------------
+# --- lesson 10: capstone document store ----------------------------------------------------------
 
 @pytest.fixture
 def s3(kms):
@@ -543,36 +543,36 @@ def test_08_store_setup_rerun_after_a_partial_attempt_says_how_to_get_unstuck(km
     with pytest.raises(kms.exceptions.AlreadyExistsException):
         kms.create_alias(AliasName=cap.STORE_ALIAS, TargetKeyId=second)
     s3.create_bucket(Bucket=cap.STORE_BUCKET)
-    result = verdict(kms, "09-store-setup", cap_bucket=cap.STORE_BUCKET, cap_key_id=second)
+    result = verdict(kms, "10-store-setup", cap_bucket=cap.STORE_BUCKET, cap_key_id=second)
     assert not result.passed
     assert "run kms.delete_alias(AliasName='alias/capstone-docs') once" in result.message
     kms.delete_alias(AliasName=cap.STORE_ALIAS)  # what the message says; then the cell again
     third = new_key(kms)
     kms.create_alias(AliasName=cap.STORE_ALIAS, TargetKeyId=third)
-    assert_passes(kms, "09-store-setup", cap_bucket=cap.STORE_BUCKET, cap_key_id=third)
+    assert_passes(kms, "10-store-setup", cap_bucket=cap.STORE_BUCKET, cap_key_id=third)
 
 
 def test_08_store_setup_passes_and_fails_without_alias(kms, s3):
     key = new_key(kms)
     s3.create_bucket(Bucket=cap.STORE_BUCKET)
     assert_fails(
-        kms, "09-store-setup", "does not point to `cap_key_id`",
+        kms, "10-store-setup", "does not point to `cap_key_id`",
         cap_bucket=cap.STORE_BUCKET, cap_key_id=key,
     )
     kms.create_alias(AliasName=cap.STORE_ALIAS, TargetKeyId=key)
-    assert_passes(kms, "09-store-setup", cap_bucket=cap.STORE_BUCKET, cap_key_id=key)
+    assert_passes(kms, "10-store-setup", cap_bucket=cap.STORE_BUCKET, cap_key_id=key)
 
 
 def test_08_store_setup_fails_on_wrong_bucket_name_or_hmac_key(kms, s3):
     key = new_key(kms)
     assert_fails(
-        kms, "09-store-setup", "the exercise asks for 'capstone-docs'",
+        kms, "10-store-setup", "the exercise asks for 'capstone-docs'",
         cap_bucket="capstone", cap_key_id=key,
     )
     s3.create_bucket(Bucket=cap.STORE_BUCKET)
     mac = new_key(kms, KeyUsage="GENERATE_VERIFY_MAC", KeySpec="HMAC_256")
     assert_fails(
-        kms, "09-store-setup", "symmetric encryption keys",
+        kms, "10-store-setup", "symmetric encryption keys",
         cap_bucket=cap.STORE_BUCKET, cap_key_id=mac,
     )
 
@@ -581,7 +581,7 @@ def test_08_put_document_passes_on_two_documents(kms, s3, practice):
     _, key = practice
     for doc_id, (owner, body) in cap.PUT_DOCUMENTS.items():
         put_mine(kms, s3, key, doc_id, owner, body)
-    assert_passes(kms, "09-put-document")
+    assert_passes(kms, "10-put-document")
 
 
 def test_08_put_document_fails_on_shared_data_key_and_fixed_nonce(kms, s3, practice):
@@ -590,7 +590,7 @@ def test_08_put_document_fails_on_shared_data_key_and_fixed_nonce(kms, s3, pract
     fixed = bytes(12)
     put_mine(kms, s3, key, id1, owner1, body1, nonce=fixed)
     put_mine(kms, s3, key, id2, owner2, body2, nonce=fixed)
-    assert_fails(kms, "09-put-document", "same nonce")
+    assert_fails(kms, "10-put-document", "same nonce")
 
 
 def test_08_put_document_fails_on_one_data_key_encrypted_twice(kms, s3, practice):
@@ -605,7 +605,7 @@ def test_08_put_document_fails_on_one_data_key_encrypted_twice(kms, s3, practice
                         EncryptionContext={"doc_id": id2, "owner": owner2})["CiphertextBlob"]
     put_mine(kms, s3, key, id2, owner2, body2,
              data_key={"Plaintext": shared["Plaintext"], "CiphertextBlob": again})
-    assert_fails(kms, "09-put-document", "encrypted with the same data key")
+    assert_fails(kms, "10-put-document", "encrypted with the same data key")
 
 
 def test_08_put_document_fails_when_context_misses_the_owner(kms, s3, practice):
@@ -613,7 +613,7 @@ def test_08_put_document_fails_when_context_misses_the_owner(kms, s3, practice):
     (id1, (owner1, body1)), (id2, (owner2, body2)) = cap.PUT_DOCUMENTS.items()
     put_mine(kms, s3, key, id1, owner1, body1, context={"doc_id": id1})
     put_mine(kms, s3, key, id2, owner2, body2)
-    assert_fails(kms, "09-put-document", "KMS refuses the data key of 'mine/contract-7'")
+    assert_fails(kms, "10-put-document", "KMS refuses the data key of 'mine/contract-7'")
 
 
 def test_08_put_document_fails_on_hex_metadata_or_swapped_bodies(kms, s3, practice):
@@ -621,20 +621,20 @@ def test_08_put_document_fails_on_hex_metadata_or_swapped_bodies(kms, s3, practi
     (id1, (owner1, body1)), (id2, (owner2, body2)) = cap.PUT_DOCUMENTS.items()
     put_mine(kms, s3, key, id1, owner1, body1, b64=False)
     put_mine(kms, s3, key, id2, owner2, body2)
-    assert_fails(kms, "09-put-document", "looks like hex text, not base64 text")
+    assert_fails(kms, "10-put-document", "looks like hex text, not base64 text")
     put_mine(kms, s3, key, id1, owner1, body1)
     s3.copy_object(Bucket=cap.PRACTICE_BUCKET, Key="mine/" + id1,
                    CopySource={"Bucket": cap.PRACTICE_BUCKET, "Key": "mine/" + id2},
                    MetadataDirective="COPY")
-    assert_fails(kms, "09-put-document", "KMS refuses the data key of 'mine/contract-7'")
+    assert_fails(kms, "10-put-document", "KMS refuses the data key of 'mine/contract-7'")
 
 
 def test_08_read_document_passes_only_with_the_decrypted_memo(kms, s3, practice):
     memo = memo_plaintext(kms, s3)
     assert len(memo) == 32
-    assert_passes(kms, "09-read-document", memo_text=memo)
-    assert_fails(kms, "09-read-document", "is a str", memo_text=memo.decode())
-    assert_fails(kms, "09-read-document", "not the memo's content", memo_text=b"memo")
+    assert_passes(kms, "10-read-document", memo_text=memo)
+    assert_fails(kms, "10-read-document", "is a str", memo_text=memo.decode())
+    assert_fails(kms, "10-read-document", "not the memo's content", memo_text=b"memo")
 
 
 def share_memo(kms, s3, key, context):
@@ -650,14 +650,14 @@ def share_memo(kms, s3, key, context):
 def test_08_share_document_passes_with_reader_bound_key(kms, s3, practice):
     _, key = practice
     share_memo(kms, s3, key, cap.share_context("memo-1", "carol", "dave"))
-    assert_passes(kms, "09-share-document", dave_memo_text=memo_plaintext(kms, s3))
+    assert_passes(kms, "10-share-document", dave_memo_text=memo_plaintext(kms, s3))
 
 
 def test_08_share_document_fails_when_share_not_bound_to_reader(kms, s3, practice):
     _, key = practice
     share_memo(kms, s3, key, {"doc_id": "memo-1", "owner": "carol"})
     assert_fails(
-        kms, "09-share-document", "KMS refuses 'shares/memo-1/dave'",
+        kms, "10-share-document", "KMS refuses 'shares/memo-1/dave'",
         dave_memo_text=memo_plaintext(kms, s3),
     )
 
@@ -670,11 +670,11 @@ def test_08_share_document_fails_with_another_data_key_or_wrong_text(kms, s3, pr
         Bucket=cap.PRACTICE_BUCKET, Key="shares/memo-1/dave", Body=other["CiphertextBlob"]
     )
     assert_fails(
-        kms, "09-share-document", "different key from the memo's data key",
+        kms, "10-share-document", "different key from the memo's data key",
         dave_memo_text=memo_plaintext(kms, s3),
     )
     share_memo(kms, s3, key, context)
-    assert_fails(kms, "09-share-document", "`dave_memo_text` is not", dave_memo_text=b"?")
+    assert_fails(kms, "10-share-document", "`dave_memo_text` is not", dave_memo_text=b"?")
 
 
 def test_08_docstore_passes_after_put_share_get_and_fails_unshared(kms, s3, practice):
@@ -683,8 +683,8 @@ def test_08_docstore_passes_after_put_share_get_and_fails_unshared(kms, s3, prac
     bucket, key = practice
     store = DocumentStore(kms, s3, bucket, key)
     store.put(cap.PLAN_ID, cap.PLAN_OWNER, cap.PLAN_BODY)
-    assert_fails(kms, "09-docstore", "not shared with 'frank'", frank_reads=cap.PLAN_BODY)
+    assert_fails(kms, "10-docstore", "not shared with 'frank'", frank_reads=cap.PLAN_BODY)
     store.share(cap.PLAN_ID, cap.PLAN_READER)
-    assert_passes(kms, "09-docstore", frank_reads=store.get(cap.PLAN_ID, cap.PLAN_READER))
+    assert_passes(kms, "10-docstore", frank_reads=store.get(cap.PLAN_ID, cap.PLAN_READER))
     store.put(cap.PLAN_ID, "mallory", cap.PLAN_BODY)
-    assert_fails(kms, "09-docstore", "owned by 'mallory'", frank_reads=cap.PLAN_BODY)
+    assert_fails(kms, "10-docstore", "owned by 'mallory'", frank_reads=cap.PLAN_BODY)

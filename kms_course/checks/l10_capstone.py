@@ -1,5 +1,5 @@
-"""Checks of lesson 09, the capstone "secure document storage service"
-(notebooks/09_capstone_document_store.ipynb); the practice bucket's layout and setup are in
+"""Checks of lesson 10, the capstone "secure document storage service"
+(notebooks/10_capstone_document_store.ipynb); the practice bucket's layout and setup are in
 :mod:`kms_course.practice`, which a graded kernel may import (this module it may not).
 
 In the exercises the student stores documents in their own, hand-made layout (the raw steps of
@@ -44,7 +44,7 @@ from kms_course.practice import (  # noqa: F401  (the practice layout, public fo
     prepare_practice,
 )
 
-LESSON = "09_capstone_document_store"
+LESSON = "10_capstone_document_store"
 STORE_BUCKET = "capstone-docs"
 STORE_ALIAS = "alias/capstone-docs"
 SHARES_PREFIX = "shares/"
@@ -138,7 +138,7 @@ def open_mine(kms: Any, s3: Any, doc_id: str, owner: str) -> tuple[bytes, bytes,
 
 
 @exercise(
-    "09-store-setup",
+    "10-store-setup",
     lesson=LESSON,
     points=2,
     hint="s3.create_bucket(Bucket='capstone-docs'); kms.create_key(); "
@@ -182,7 +182,7 @@ def _(kms: Any, answers: Answers) -> None:
 
 
 @exercise(
-    "09-put-document",
+    "10-put-document",
     lesson=LESSON,
     points=4,
     hint="In put_document: generate_data_key with EncryptionContext={'doc_id': ..., 'owner': ...}, "
@@ -214,7 +214,7 @@ def _(kms: Any, answers: Answers) -> None:
 
 
 @exercise(
-    "09-read-document",
+    "10-read-document",
     lesson=LESSON,
     points=3,
     hint="Read the object and its Metadata, base64-decode the encrypted data key and nonce, "
@@ -235,7 +235,7 @@ def _(kms: Any, answers: Answers) -> None:
 
 
 @exercise(
-    "09-share-document",
+    "10-share-document",
     lesson=LESSON,
     points=3,
     hint="kms.re_encrypt(CiphertextBlob=<memo's encrypted data key>, SourceEncryptionContext="
@@ -268,7 +268,7 @@ def _(kms: Any, answers: Answers) -> None:
 
 
 @exercise(
-    "09-docstore",
+    "10-docstore",
     lesson=LESSON,
     points=3,
     hint="store = DocumentStore(kms, s3, practice_bucket, practice_key_id); store.put(...); "
