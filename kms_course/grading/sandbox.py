@@ -150,8 +150,11 @@ class GradingServer:
         try:
             yield path
         finally:
-            _stop(httpd)
+            # unreachable at once (no path, no new connection); the serving loop notices its
+            # shutdown only at its next poll (up to 0.5 s), so it is stopped in the background
+            # instead of making every submission wait for it
             shutil.rmtree(folder, ignore_errors=True)
+            threading.Thread(target=_stop, args=(httpd,), daemon=True).start()
 
     def reset(self, max_request: int | None = None, max_total: int | None = None) -> None:
         """Empty the sandbox in-process (moto's backend reset) and start a new storage budget
