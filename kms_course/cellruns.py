@@ -22,6 +22,7 @@ How it knows:
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 import time
@@ -29,8 +30,6 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import nbformat
 
 from kms_course.transforms.cells import answer_cells, source
 
@@ -133,6 +132,25 @@ def notebook_path(namespace: dict | None = None) -> Path | None:
     return None
 
 
+def read_notebook(path: Path) -> dict:
+    """The notebook at ``path`` as a plain dict (cells with ``id``, ``metadata``, ``source``).
+
+    An nbformat 4 file is read as JSON, without nbformat: importing nbformat imports its schema
+    validator (jsonschema, whose format checkers take over a second to import), and this runs in
+    the student's kernel on the first check. Another format version goes through
+    ``nbformat.read(..., as_version=4)``, imported only then.
+
+    Raises:
+        OSError, ValueError: the file cannot be read or is not a notebook.
+    """
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data, dict) and data.get("nbformat") == 4 and isinstance(data.get("cells"), list):
+        return data
+    import nbformat  # an older notebook: let nbformat convert it
+
+    return nbformat.read(path, as_version=4)
+
+
 def problem(exercise_id: str, namespace: dict | None = None, tracker: Tracker = TRACKER) -> str | None:
     """Why the state left by ``exercise_id``'s answer cells cannot be judged yet, or None.
 
@@ -150,7 +168,7 @@ def problem(exercise_id: str, namespace: dict | None = None, tracker: Tracker = 
     if path is None or not tracker.runs:
         return None
     try:
-        nb = nbformat.read(path, as_version=4)
+        nb = read_notebook(path)
         saved = path.stat().st_mtime
     except Exception:  # an unreadable or half-saved file: judge the state as it is
         return None

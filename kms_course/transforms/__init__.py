@@ -7,22 +7,50 @@ notebook and leaves its argument unchanged, so each can be tested alone on a thr
 
 from __future__ import annotations
 
+import importlib
+import sys
+import types
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from nbformat import NotebookNode
+if TYPE_CHECKING:  # pragma: no cover
+    from nbformat import NotebookNode
 
-from kms_course.transforms.clear_outputs import clear_outputs
-from kms_course.transforms.clear_solutions import clear_solutions
-from kms_course.transforms.find_leaks import find_leaks
-from kms_course.transforms.lock_cells import lock_cells
-from kms_course.transforms.probe_answers import probe_answers
-from kms_course.transforms.strip_hidden import strip_hidden
-from kms_course.transforms.take_master_cells import take_master_cells
+#: The transform steps; each is the function of the same name in the module of the same name.
+#: They are imported on first use, not with the package: each imports nbformat, whose validator
+#: imports jsonschema (over a second), and the student's kernel imports this package only for
+#: :func:`kms_course.transforms.cells.answer_cells` (the lab's check, :mod:`kms_course.cellruns`).
+_STEPS = ("clear_outputs", "clear_solutions", "find_leaks", "lock_cells", "probe_answers",
+          "strip_hidden", "take_master_cells")
 
-Transform = Callable[[NotebookNode], NotebookNode]
+Transform = Callable[["NotebookNode"], "NotebookNode"]
 
-#: The student version, in order (see ``kms-course release``).
-RELEASE_STEPS: tuple[Transform, ...] = (strip_hidden, clear_solutions, clear_outputs, lock_cells)
+
+def _step(name: str) -> Transform:
+    return getattr(importlib.import_module(f"{__name__}.{name}"), name)
+
+
+class _Package(types.ModuleType):
+    """This package, whose step names always mean the step functions (as when they were imported
+    eagerly), even after the import system binds the submodule of the same name."""
+
+    @property
+    def RELEASE_STEPS(self) -> tuple[Transform, ...]:  # noqa: N802
+        """The student version, in order (see ``kms-course release``)."""
+        return tuple(_step(n) for n in ("strip_hidden", "clear_solutions", "clear_outputs",
+                                        "lock_cells"))
+
+
+def _step_property(name: str) -> property:
+    def setter(self: Any, value: Any) -> None:  # the import system binding the submodule
+        pass
+
+    return property(lambda self: _step(name), setter)
+
+
+for _name in _STEPS:
+    setattr(_Package, _name, _step_property(_name))
+sys.modules[__name__].__class__ = _Package
 
 
 def apply(nb: NotebookNode, steps: tuple[Transform, ...]) -> NotebookNode:
