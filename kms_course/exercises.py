@@ -24,7 +24,7 @@ import os
 import pkgutil
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 SOLUTION_BEGIN = "### BEGIN SOLUTION"
@@ -137,6 +137,9 @@ class Answers:
 
 EXERCISES: dict[str, Exercise] = {}
 _listeners: list[Callable[[Verdict], None]] = []
+#: Exercise id -> how many times its check judged the work and failed in this kernel (the lab's
+#: stepped hints, :mod:`kms_course.nudges`).
+FAILURES: dict[str, int] = {}
 
 
 def exercise(id: str, *, lesson: str, points: int, hint: str, answers: tuple[str, ...] = ()):
@@ -244,7 +247,11 @@ def check(exercise_id: str, *, quiet: bool = False) -> None:
     Reads the answers from the calling notebook's globals and uses a fresh KMS client of the
     running sandbox. When the exercise's answer cells (:func:`kms_course.transforms.cells.answer_cells`)
     did not all run to the end since they last changed, the verdict says so and passes nothing
-    (:func:`kms_course.cellruns.problem`), as the grader scores an answer cell that raised 0. Returns None, so a check cell shows only the verdict line; use
+    (:func:`kms_course.cellruns.problem`), as the grader scores an answer cell that raised 0.
+    Hints step up (:func:`kms_course.nudges.stepped_hint`): the first two failures of an exercise
+    in this kernel show its nudge, the third and later its full hint; a failure counts when the
+    check judged the work (not when the answer cells did not run to the end), and a pass resets
+    nothing. The grader (:func:`run_check`) always gives the full hint. Returns None, so a check cell shows only the verdict line; use
     :func:`run_check` to get the :class:`Verdict` itself.
 
     Raises:
@@ -258,6 +265,12 @@ def check(exercise_id: str, *, quiet: bool = False) -> None:
     stale = cellruns.problem(exercise_id, caller_globals)
     if stale:  # the answer's cells did not run to the end: nothing they left is judged
         verdict = Verdict(verdict.exercise, False, 0, verdict.max_points, stale, "")
+    elif not verdict.passed:  # hints step up: a nudge first, the full hint from the 3rd failure
+        from kms_course.nudges import stepped_hint
+
+        FAILURES[exercise_id] = FAILURES.get(exercise_id, 0) + 1
+        verdict = replace(verdict, hint=stepped_hint(exercise_id, verdict.hint,
+                                                     FAILURES[exercise_id]))
     for listener in list(_listeners):
         listener(verdict)
     if not verdict.passed:
