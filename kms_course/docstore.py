@@ -18,6 +18,22 @@ Layout in the bucket:
 * ``acl/<doc_id>.json``: ``{"owner": ..., "readers": [...], "sha256": ..., "version": ...}``, the
   users allowed to read and which body they may read. It is the application's own access list
   (not an S3 ACL); :meth:`DocumentStore.get` checks it before calling KMS ``Decrypt``.
+
+**Readers that are IAM principals: grants.** A reader may be an application user name (the
+service reads for them, after checking the access list) or the ARN of an IAM user or role. For a
+principal, :meth:`~DocumentStore.share` also gives it a KMS *grant* on the document's key: the
+operation ``Decrypt`` only, with the constraint ``EncryptionContextEquals`` = the document's
+encryption context, so the principal can decrypt that document's data key with its own
+credentials and no other document's; :meth:`~DocumentStore.get` then calls ``Decrypt`` *as the
+reader*, so KMS, not the store, decides; :meth:`~DocumentStore.revoke` revokes the grant
+(``RevokeGrant``). This is how AWS suggests giving one principal temporary, narrow use of a key
+without editing the key policy (https://docs.aws.amazon.com/kms/latest/developerguide/grants.html,
+https://docs.aws.amazon.com/kms/latest/APIReference/API_GrantConstraints.html,
+https://docs.aws.amazon.com/kms/latest/developerguide/grant-delete.html). Each grant gets a name
+made from the bucket, document and reader, so a retried ``share`` returns the same grant instead
+of a second one (CreateGrant, ``Name``:
+https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateGrant.html); the store only ever
+revokes grants with such a name.
 * ``staging/<doc_id>/<version>``: a new body while it is being put (normally gone again).
 
 **What a failure leaves.** Each S3 ``PutObject`` or ``DeleteObject`` replaces or removes one
@@ -30,9 +46,15 @@ the old version readable by the old readers or the new one by the new readers, n
   here on the new version is the document; (3) the body is written to ``docs/<doc_id>``;
   (4) staging copies are deleted. Until (3) succeeds, :meth:`~DocumentStore.get` finds the new
   body in staging (``docs/<doc_id>``'s SHA-256 differs from the access list's).
-* ``share``: one write of the access list.
-* ``delete``: the access list is deleted first (the document is gone for everyone), then the
-  bodies. A body without an access list (an *orphan*) is never listed or read, and the next
+* ``share``: one write of the access list; for a principal, then ``CreateGrant`` (a failed
+  grant leaves the reader listed but refused by KMS; sharing again completes it).
+* ``revoke``: for a principal, ``RevokeGrant`` first (KMS refuses the reader from then on, even if
+  the list update fails), then one write of the access list.
+* ``put`` over a document shared with principals revokes their grants just before its commit (the
+  same owner gives the same encryption context, so an old grant would open the new version): a
+  put failing in between leaves the old version, which those principals must be given again.
+* ``delete``: the grants of its principals are revoked, then the access list is deleted (the
+  document is gone for everyone), then the bodies. A body without an access list (an *orphan*) is never listed or read, and the next
   ``put`` or ``delete`` of its ID removes it.
 
 Documents stay readable after the KMS key is rotated: rotation keeps every earlier key material,
@@ -51,6 +73,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from kms_course import envelope
+from kms_course.access.principals import ROLE_ARN, USER_ARN
 from kms_course.errors import CourseError
 
 __all__ = [
@@ -82,7 +105,8 @@ class DocumentAccessDenied(CourseError, PermissionError):
 
 
 class InvalidDocumentId(CourseError, ValueError):
-    """A document ID or user name that is not 1-200 of ``A-Z a-z 0-9 . _ -``."""
+    """A document ID or user name that is not 1-200 of ``A-Z a-z 0-9 . _ -`` (a reader may also
+    be an IAM user or role ARN)."""
 
 
 class CorruptedAccessList(CourseError, ValueError):
@@ -96,6 +120,29 @@ def _check_name(value: Any, what: str) -> str:
             f"letter or digit (got {value!r})."
         )
     return value
+
+
+def is_principal(reader: Any) -> bool:
+    """Whether ``reader`` is an IAM user or role ARN (a reader that gets a KMS grant)."""
+    return isinstance(reader, str) and bool(USER_ARN.match(reader) or ROLE_ARN.match(reader))
+
+
+def _check_reader(value: Any, what: str) -> str:
+    if is_principal(value):
+        return value
+    if isinstance(value, str) and value.startswith("arn:"):
+        raise InvalidDocumentId(
+            f"{what} {value!r} is an ARN but not an IAM user or role ARN: give "
+            "arn:aws:iam::<account>:user/<name> or arn:aws:iam::<account>:role/<name>, or a "
+            "user name of the application."
+        )
+    return _check_name(value, what)
+
+
+def _error_code(error: BaseException | None) -> str:
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code", "")
+    return ""
 
 
 def _is_missing(error: ClientError) -> bool:
@@ -142,6 +189,7 @@ class DocumentStore:
         blob = envelope.encrypt(self.kms, self.key_id, data, self.context(doc_id, owner))
         version = secrets.token_hex(16)
         self._put(self._staging_key(doc_id, version), blob, "application/octet-stream")
+        self._revoke_all_grants(doc_id)  # the new version has no readers (module docstring)
         acl = {
             "owner": owner,
             "readers": [],
@@ -152,17 +200,26 @@ class DocumentStore:
         self._put(DOCS_PREFIX + doc_id, blob, "application/octet-stream")
         self._remove_staging(doc_id)
 
-    def get(self, doc_id: str, reader: str) -> bytes:
+    def get(self, doc_id: str, reader: str, *, kms: Any = None) -> bytes:
         """The plaintext of ``doc_id``, if ``reader`` is its owner or it was shared with them.
+
+        Args:
+            doc_id: the document's ID.
+            reader: a user name, or an IAM user or role ARN the document was shared with.
+            kms: for a principal ``reader``, a KMS client acting as it (default:
+                ``kms_course.client_as(reader)``): its ``Decrypt`` is authorized by the
+                principal's grant, not by the store. Not used for a user name (the store's own
+                client decrypts).
 
         Raises:
             DocumentNotFound: no such document.
-            DocumentAccessDenied: ``reader`` may not read it (checked before any KMS call).
+            DocumentAccessDenied: ``reader`` may not read it (checked before any KMS call), or
+                KMS refused the principal (AccessDeniedException: no grant, or it was revoked).
             CorruptedAccessList: its access list is damaged.
             kms_course.envelope.EnvelopeError: the stored object was changed or swapped
                 (``WrongEncryptionContext``, ``TamperedCiphertext``) or KMS refused the key.
         """
-        _check_name(reader, "reader")
+        _check_reader(reader, "reader")
         for _ in range(3):  # a put may commit between reading the access list and the body
             acl = self._read_acl(doc_id)
             if reader != acl["owner"] and reader not in acl["readers"]:
@@ -173,7 +230,22 @@ class DocumentStore:
             body, matches = self._body(doc_id, acl)
             if matches or self._read_acl(doc_id) == acl:
                 break
-        return envelope.decrypt(self.kms, body, self.context(doc_id, acl["owner"]))
+        context = self.context(doc_id, acl["owner"])
+        if not is_principal(reader):
+            return envelope.decrypt(self.kms, body, context)
+        if kms is None:
+            from kms_course.access import client_as
+
+            kms = client_as(reader)
+        try:
+            return envelope.decrypt(kms, body, context)
+        except envelope.WrongKey as error:
+            if _error_code(error.__cause__) != "AccessDeniedException":
+                raise
+            raise DocumentAccessDenied(
+                f"KMS refused {reader} the data key of {doc_id!r} (AccessDeniedException): it "
+                f"holds no grant for it (share it again with share({doc_id!r}, reader))."
+            ) from None
 
     def list(self) -> list[dict[str, Any]]:
         """Every document: ``[{"doc_id": str, "owner": str, "readers": [str, ...]}]``, by ID.
@@ -197,18 +269,63 @@ class DocumentStore:
             documents.append({"doc_id": doc_id, "owner": acl["owner"], "readers": acl["readers"]})
         return sorted(documents, key=lambda d: d["doc_id"])
 
-    def share(self, doc_id: str, with_user: str) -> None:
+    def share(self, doc_id: str, with_user: str) -> str | None:
         """Allow ``with_user`` to read ``doc_id`` (idempotent); one write of the access list.
+
+        For an IAM user or role ARN, also gives that principal a KMS grant on the document's key:
+        ``Operations=["Decrypt"]``, ``Constraints={"EncryptionContextEquals": <the document's
+        context>}`` (module docstring), so it may decrypt this document's data key and no other.
+
+        Args:
+            doc_id: the document's ID.
+            with_user: a user name of the application, or an IAM user or role ARN.
+
+        Returns:
+            The grant's ``GrantId`` (str) for a principal; None for a user name.
 
         Raises:
             DocumentNotFound: no such document.
-            InvalidDocumentId: bad user name.
+            InvalidDocumentId: bad user name or ARN.
             CorruptedAccessList: its access list is damaged.
+            botocore.exceptions.ClientError: KMS refused the grant (e.g. AccessDeniedException:
+                the store's client may not call kms:CreateGrant on the key).
         """
-        _check_name(with_user, "with_user")
+        _check_reader(with_user, "with_user")
         acl = self._read_acl(doc_id)
         if with_user != acl["owner"] and with_user not in acl["readers"]:
             acl["readers"] = sorted([*acl["readers"], with_user])
+            self._write_acl(doc_id, acl)
+        if not is_principal(with_user):
+            return None
+        body, _ = self._body(doc_id, acl)
+        return self.kms.create_grant(
+            KeyId=self._key_arn(body),
+            GranteePrincipal=with_user,
+            Operations=["Decrypt"],
+            Constraints={"EncryptionContextEquals": self.context(doc_id, acl["owner"])},
+            Name=self._grant_name(doc_id, with_user),
+        )["GrantId"]
+
+    def revoke(self, doc_id: str, reader: str) -> None:
+        """Take back ``reader``'s right to read ``doc_id`` (idempotent).
+
+        For an IAM principal, first revokes (``RevokeGrant``) every grant :meth:`share` gave it
+        for this document, so KMS refuses it from then on, then removes it from the access list.
+        A copy of the plaintext the reader already made is, of course, not taken back.
+
+        Raises:
+            DocumentNotFound: no such document.
+            InvalidDocumentId: bad user name or ARN.
+            CorruptedAccessList: its access list is damaged.
+            botocore.exceptions.ClientError: KMS refused (e.g. AccessDeniedException: the store's
+                client may not call kms:ListGrants or kms:RevokeGrant on the key).
+        """
+        _check_reader(reader, "reader")
+        acl = self._read_acl(doc_id)
+        if is_principal(reader):
+            self._revoke_grants(doc_id, acl, [reader])
+        if reader in acl["readers"]:
+            acl["readers"] = [r for r in acl["readers"] if r != reader]
             self._write_acl(doc_id, acl)
 
     def delete(self, doc_id: str) -> None:
@@ -226,6 +343,7 @@ class DocumentStore:
         _check_name(doc_id, "doc_id")
         exists = self._exists(self._acl_key(doc_id))
         if exists:
+            self._revoke_all_grants(doc_id)
             self.s3.delete_object(Bucket=self.bucket, Key=self._acl_key(doc_id))  # the commit
         self.s3.delete_object(Bucket=self.bucket, Key=DOCS_PREFIX + doc_id)
         self._remove_staging(doc_id)
@@ -291,6 +409,48 @@ class DocumentStore:
         for key in self._keys(f"{STAGING_PREFIX}{doc_id}/"):
             self.s3.delete_object(Bucket=self.bucket, Key=key)
 
+    # --- grants ---------------------------------------------------------------------------
+
+    def _grant_name(self, doc_id: str, reader: str) -> str:
+        """The grant's Name: ``docstore-`` and 40 hex digits of SHA-256(bucket/doc_id/reader)."""
+        digest = hashlib.sha256(f"{self.bucket}/{doc_id}/{reader}".encode("utf-8")).hexdigest()
+        return "docstore-" + digest[:40]
+
+    @staticmethod
+    def _key_arn(body: bytes) -> str:
+        """The key ARN stored in a document's envelope (the key its data key is encrypted under)."""
+        return json.loads(envelope.to_json(body))["key_arn"]
+
+    def _revoke_grants(self, doc_id: str, acl: dict, readers: list[str]) -> None:
+        """Revoke the grants :meth:`share` gave ``readers`` (principal ARNs) for ``doc_id``."""
+        try:
+            body, _ = self._body(doc_id, acl)
+        except DocumentNotFound:
+            return
+        key_arn = self._key_arn(body)
+        for reader in readers:
+            name = self._grant_name(doc_id, reader)
+            paginator = self.kms.get_paginator("list_grants")
+            for page in paginator.paginate(KeyId=key_arn, GranteePrincipal=reader):
+                for grant in page.get("Grants", []):
+                    if grant.get("Name") != name:
+                        continue  # not made by this store: never touched
+                    try:
+                        self.kms.revoke_grant(KeyId=key_arn, GrantId=grant["GrantId"])
+                    except ClientError as error:
+                        if _error_code(error) != "NotFoundException":  # revoked meanwhile
+                            raise
+
+    def _revoke_all_grants(self, doc_id: str) -> None:
+        """Revoke the grants of every principal reader of ``doc_id`` (none: no KMS call)."""
+        try:
+            acl = self._read_acl(doc_id)
+        except (DocumentNotFound, CorruptedAccessList):
+            return
+        principals = [r for r in acl["readers"] if is_principal(r)]
+        if principals:
+            self._revoke_grants(doc_id, acl, principals)
+
     # --- access lists ---------------------------------------------------------------------
 
     @staticmethod
@@ -329,9 +489,9 @@ def _acl_problem(acl: Any) -> str:
     if not isinstance(owner, str) or not _ID.fullmatch(owner):
         return f"its owner {owner!r} is not a user name"
     if not isinstance(readers, list) or not all(
-        isinstance(r, str) and _ID.fullmatch(r) for r in readers
+        isinstance(r, str) and (_ID.fullmatch(r) or is_principal(r)) for r in readers
     ):
-        return f"its readers {readers!r} are not a list of user names"
+        return f"its readers {readers!r} are not a list of user names or IAM ARNs"
     if "sha256" in acl or "version" in acl:  # written by put; older access lists have neither
         if not (isinstance(acl.get("sha256"), str) and _SHA256.fullmatch(acl["sha256"])):
             return "its body checksum (sha256) is malformed"
