@@ -42,7 +42,8 @@ SANDBOX_BACKENDS = ("moto", "moto-server")
 DEFAULT_REGION = "us-east-1"
 ENV_BACKEND = "KMS_COURSE_BACKEND"
 ENV_REGION = "KMS_COURSE_REGION"
-#: Tag put on every key the course creates in the ``aws`` backend (see ``kms-course cleanup``).
+#: Tag put on every key the course creates in the ``aws`` backend (see ``kms-course cleanup``);
+#: keys without it the course never changes there (:mod:`kms_course.aws_guard`).
 COURSE_TAG_KEY = "kms-course"
 COURSE_TAG_VALUE = "created-by-course"
 
@@ -423,6 +424,9 @@ def _install_guard() -> None:
         new._kms_course_generation = _STATE.generation
         if _STATE.backend == "aws" and service_name == "kms":
             new.meta.events.register("before-parameter-build.kms.CreateKey", _tag_course_keys)
+            from kms_course import aws_guard  # changes only keys with the course's tag
+
+            aws_guard.install(new)
         return new
 
     botocore.session.Session.create_client = create_client
