@@ -1199,13 +1199,14 @@ def install() -> None:
         return
     from moto.kms.responses import KmsResponse
 
-    from kms_course import access, clock, context_binding, course_api, trail
+    from kms_course import access, asymmetric_rules, clock, context_binding, course_api, trail
 
     access.install()  # key policies, grants and the authorization check of every request
     clock.install()  # the sandbox clock: due deletions and rotations before every request
     trail.install()  # the audit trail: every request recorded after it is answered
     context_binding.install()  # encryption context bound as AWS binds it
     course_api.install()  # the clock and the trail reachable on the course's moto server
+    asymmetric_rules.install()  # Sign and Verify as KMS does them; Ed25519 and ML-DSA keys
     _lazy_private_keys()
     for operation in set(_BEFORE) | set(_AFTER) | set(_REPLACE) | set(kms_operations()):
         name = _snake(operation)
