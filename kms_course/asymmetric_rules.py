@@ -1,4 +1,5 @@
-"""Real-KMS rules for asymmetric signing keys on top of moto (loaded by :func:`kms_course.rules.install`).
+"""Real-KMS rules for asymmetric signing keys on top of moto (loaded by
+:func:`kms_course.rules.install`).
 
 moto 5.2.5 signs, but not as KMS does (``kms-course fidelity`` shows each point live):
 
@@ -61,7 +62,9 @@ MAX_RAW_MESSAGE = 4096
 #: Length of an EXTERNAL_MU message (ML-DSA's mu), in bytes.
 MU_LENGTH = 64
 _DIGEST_BYTES = {"SHA_256": 32, "SHA_384": 48, "SHA_512": 64}
-_KEY_SPECS_DOC = "https://docs.aws.amazon.com/kms/latest/developerguide/symm-asymm-choose-key-spec.html"
+_KEY_SPECS_DOC = (
+    "https://docs.aws.amazon.com/kms/latest/developerguide/symm-asymm-choose-key-spec.html"
+)
 
 
 def digest_length(algorithm: str) -> int | None:
@@ -219,7 +222,9 @@ def check_message(algorithm: str, message_type: str, message: bytes) -> None:
         if not algorithm.startswith("ML_DSA"):
             raise _validation(f"MessageType EXTERNAL_MU is only for ML-DSA keys, not {algorithm}.")
         if len(message) != MU_LENGTH:
-            raise _validation(f"An EXTERNAL_MU message must be {MU_LENGTH} bytes, not {len(message)}.")
+            raise _validation(
+                f"An EXTERNAL_MU message must be {MU_LENGTH} bytes, not {len(message)}."
+            )
         return
     if message_type != "DIGEST":
         raise _validation(
@@ -258,7 +263,9 @@ def sign_bytes(key, algorithm: str, message_type: str, message: bytes) -> bytes:
 
     private = private_key(key)
     if algorithm.startswith("RSASSA"):
-        return private.sign(message, _rsa_padding(algorithm), _hash_or_prehashed(algorithm, message_type))
+        return private.sign(
+            message, _rsa_padding(algorithm), _hash_or_prehashed(algorithm, message_type)
+        )
     if algorithm.startswith("ECDSA"):
         return private.sign(message, ec.ECDSA(_hash_or_prehashed(algorithm, message_type)))
     if algorithm.startswith("ML_DSA") and message_type == "EXTERNAL_MU":
@@ -266,7 +273,9 @@ def sign_bytes(key, algorithm: str, message_type: str, message: bytes) -> bytes:
     return private.sign(message)  # Ed25519 (pure) and ML-DSA (pure, empty context)
 
 
-def signature_valid(key, algorithm: str, message_type: str, message: bytes, signature: bytes) -> bool:
+def signature_valid(
+    key, algorithm: str, message_type: str, message: bytes, signature: bytes
+) -> bool:
     """Whether ``signature`` is ``key``'s signature over the message."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric import ec

@@ -8,7 +8,8 @@ trail (:mod:`kms_course.trail`) to see which operations were called, never print
 Sources:
 * Key usage and key specs: https://docs.aws.amazon.com/kms/latest/developerguide/symmetric-asymmetric.html,
   https://docs.aws.amazon.com/kms/latest/developerguide/asymmetric-key-specs.html
-* Sign (Message up to 4096 bytes; MessageType RAW / DIGEST) and Verify (KMSInvalidSignatureException):
+* Sign (Message up to 4096 bytes; MessageType RAW / DIGEST) and Verify
+  (KMSInvalidSignatureException):
   https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html,
   https://docs.aws.amazon.com/kms/latest/APIReference/API_Verify.html
 * GetPublicKey (DER SubjectPublicKeyInfo, RFC 5280):
@@ -48,14 +49,40 @@ API_SECRET = bytes(range(256)) + bytes(range(44))
 OAEP_SHA_256_LIMIT = {"RSA_2048": 190, "RSA_3072": 318, "RSA_4096": 446}
 
 
+#: Added to the User-Agent of the checks' own GetPublicKey calls, so that a later run of a check
+#: can tell them from the student's in the trail (which records each call's userAgent).
+CHECK_AGENT = "kms-course-check/09"
+
+
+def _mark(request: Any, **_: Any) -> None:
+    request.headers["User-Agent"] = f"{request.headers.get('User-Agent') or ''} {CHECK_AGENT}"
+
+
+def public_key_bytes(kms: Any, key_id: str) -> bytes:
+    """GetPublicKey's DER SubjectPublicKeyInfo, asked with the checks' User-Agent mark."""
+    kms.meta.events.register_last("before-sign.kms.GetPublicKey", _mark)
+    try:
+        return kms.get_public_key(KeyId=key_id)["PublicKey"]
+    finally:
+        kms.meta.events.unregister("before-sign.kms.GetPublicKey", _mark)
+
+
 def _public_key(kms: Any, key_id: str):
     from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-    return load_der_public_key(kms.get_public_key(KeyId=key_id)["PublicKey"])
+    return load_der_public_key(public_key_bytes(kms, key_id))
+
+
+def students_calls(key_arn: str, name: str | None = None) -> list[dict] | None:
+    """The trail's events on a key (:func:`calls`) without the checks' own marked calls."""
+    history = calls(key_arn, name)
+    if history is None:
+        return None
+    return [e for e in history if CHECK_AGENT not in (e.get("userAgent") or "")]
 
 
 def _events(meta: dict, name: str) -> list[dict] | None:
-    history = calls(meta["Arn"], name)
+    history = students_calls(meta["Arn"], name)
     return None if history is None else succeeded(history)
 
 
@@ -66,9 +93,9 @@ def _events(meta: dict, name: str) -> list[dict] | None:
     "09-sign-release",
     lesson=LESSON,
     points=3,
-    hint="kms.create_key(KeyUsage='SIGN_VERIFY', KeySpec='ECC_NIST_P256'), then kms.sign(KeyId=..., "
-    "Message=b'kms-course 9.0 is released', SigningAlgorithm='ECDSA_SHA_256') and keep its "
-    "'Signature'.",
+    hint="kms.create_key(KeyUsage='SIGN_VERIFY', KeySpec='ECC_NIST_P256'), then "
+    "kms.sign(KeyId=..., Message=b'kms-course 9.0 is released', "
+    "SigningAlgorithm='ECDSA_SHA_256') and keep its 'Signature'.",
     answers=("release_key_id", "release_signature"),
 )
 def _(kms: Any, answers: Answers) -> None:
@@ -113,8 +140,8 @@ def _(kms: Any, answers: Answers) -> None:
 
     meta = describe_answer_key(kms, answers, "vendor_key_id")
     require_field(meta, "KeyUsage", "SIGN_VERIFY", "vendor_key_id")
-    history = calls(meta["Arn"])  # before this check calls KMS itself
-    real = kms.get_public_key(KeyId=meta["Arn"])["PublicKey"]
+    history = students_calls(meta["Arn"])
+    real = public_key_bytes(kms, meta["Arn"])
     downloaded = bytes_answer(answers, "vendor_public_key",
                               "response['PublicKey'] from kms.get_public_key")
     if downloaded != real:
