@@ -19,7 +19,9 @@ https://docs.aws.amazon.com/kms/latest/APIReference/API_Verify.html) and the key
   ``DIGEST``: not hashed again, and exactly as long as the algorithm's digest (32 bytes for
   ``..._SHA_256``, 48 for ``..._SHA_384``, 64 for ``..._SHA_512``); ``EXTERNAL_MU``: the 64-byte
   representative mu of ML-DSA (FIPS 204, section 6.2), for ML-DSA keys only. A message that
-  breaks these rules is a ``ValidationException``.
+  breaks these rules is a ``ValidationException`` (AWS's error for a request that fails a
+  constraint, https://docs.aws.amazon.com/kms/latest/APIReference/CommonErrors.html; the Sign
+  reference states the rules but names no error code for them).
 * RSASSA-PSS uses MGF1 with the algorithm's hash and a salt as long as the digest;
   RSASSA-PKCS1-v1_5 as PKCS #1; ECDSA signatures are DER-encoded (ANSI X9.62).
 * ``ECC_NIST_EDWARDS25519`` keys sign with ``ED25519_SHA_512`` (pure Ed25519, MessageType RAW

@@ -1054,6 +1054,15 @@ TIME_AND_AUDIT: tuple[Behaviour, ...] = (
 )
 BEHAVIOURS = BEHAVIOURS + TIME_AND_AUDIT
 
+# --- probes: signing, MACs and RSA encryption (lesson 09), in their own module -----------------
+
+from kms_course.fidelity_asymmetric import PROBES as _SIGNING_PROBES  # noqa: E402
+
+SIGNING_AND_MACS: tuple[Behaviour, ...] = tuple(
+    Behaviour(*probe, lesson=True) for probe in _SIGNING_PROBES
+)
+BEHAVIOURS = BEHAVIOURS + SIGNING_AND_MACS
+
 
 # --- running ------------------------------------------------------------------------------------
 
