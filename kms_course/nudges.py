@@ -85,6 +85,23 @@ NUDGES: dict[str, str] = {
     "retire it, and under which encryption context constraint.",
     "08-retire-grant": "Retiring is done by the retiring principal, not by you as the key's "
     "owner, and it identifies the grant by its grant token.",
+    # 09: asymmetric keys, signatures and MACs
+    "09-sign-release": "A signing key gets its key usage and its key spec when it is created. "
+    "Then sign exactly the bytes of the release note with the one algorithm that curve supports, "
+    "and keep the signature.",
+    "09-verify-offline": "Offline means the public key and the cryptography library only: "
+    "download the supplier's public key once, then check each signature against its own "
+    "message. A wrong signature raises, it does not return False.",
+    "09-sign-digest": "The report is too long to send whole. Hash it yourself with the "
+    "algorithm's hash, send only the digest, and tell KMS that it is a digest so that it is not "
+    "hashed again.",
+    "09-mac-session": "An HMAC key's usage and spec both say MAC, and the spec names its size. "
+    "Checking the forged cookie does not answer False: keep the error code KMS raises.",
+    "09-rsa-limit": "Compare 300 bytes with the RSAES_OAEP_SHA_256 column of the lesson's table "
+    "and take the first key spec that holds them; this key encrypts, it does not sign.",
+    "09-data-key-pair": "The service must never hold the private key in plaintext, and one of "
+    "the two data key pair operations leaves it out. A symmetric encryption KMS key protects "
+    "the pair.",
     # 10: capstone
     "10-store-setup": "The store needs three things that outlive this cell: a bucket, a KMS key "
     "and an alias for it, with the names the exercise gives.",
