@@ -82,6 +82,27 @@ _INVALID_STATE = (
     "kms.describe_key(KeyId=...)['KeyMetadata']['KeyState'] (PendingDeletion: cancel_key_deletion "
     "first, which leaves the key Disabled; PendingImport: it has no key material yet)."
 )
+#: Verify and VerifyMac raise instead of answering False
+#: (https://docs.aws.amazon.com/kms/latest/APIReference/API_Verify.html, API_VerifyMac.html).
+_BAD_SIGNATURE = (
+    "Hint: Verify never answers SignatureValid False: a signature that does not match raises "
+    "KMSInvalidSignatureException. Catch kms.exceptions.KMSInvalidSignatureException. If the "
+    "signature should be good, check that KeyId, SigningAlgorithm and the message are those used "
+    "to sign, and MessageType: a digest signed as DIGEST is verified as DIGEST (or the message "
+    "itself as RAW)."
+)
+_BAD_MAC = (
+    "Hint: VerifyMac never answers MacValid False: a MAC that does not match raises "
+    "KMSInvalidMacException. Catch kms.exceptions.KMSInvalidMacException. If the MAC should be "
+    "good, check KeyId, MacAlgorithm and that the message is byte for byte the one you MACed."
+)
+#: Sign and Verify take a RAW message of at most 4096 bytes, or its digest
+#: (https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html).
+_SIGN_TOO_LONG = (
+    "Hint: a RAW message to sign is at most 4096 bytes. Hash a longer message yourself "
+    "(hashlib.sha256(message).digest() for a ..._SHA_256 algorithm) and send the digest with "
+    "MessageType='DIGEST', so KMS does not hash it again."
+)
 #: S3 user-defined metadata values are text (sent as HTTP headers)
 #: (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html#UserMetadata).
 _S3_METADATA_BYTES = (
@@ -117,6 +138,12 @@ def _kms_hint(error: BaseException) -> str | None:
             return _NO_SUCH_KEY
     if code == "ValidationException" and operation in ("CreateAlias", "UpdateAlias", "DeleteAlias"):
         return _BAD_ALIAS_NAME
+    if code == "KMSInvalidSignatureException":
+        return _BAD_SIGNATURE
+    if code == "KMSInvalidMacException":
+        return _BAD_MAC
+    if code == "ValidationException" and operation in ("Sign", "Verify") and "4096" in message:
+        return _SIGN_TOO_LONG
     if code == "DisabledException":
         return _DISABLED
     if code == "KMSInvalidStateException":
