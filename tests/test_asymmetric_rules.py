@@ -202,3 +202,21 @@ def test_a_lesson_naming_a_spec_the_sandbox_refuses_says_so():
         for family in {"SM2" if s == "SM2" else "ML_KEM" for s in specs & NOT_IN_SANDBOX}:
             said = [s for s in sentences if family in s and "sandbox" in s and "cannot" in s]
             assert said, f"{stem} names {family} but does not say the sandbox cannot create it"
+
+
+def test_an_added_key_survives_the_course_servers_save_and_load(kms):
+    """The moto-server backend saves keys with kms_course.server's pickler; an Ed25519 key's seed
+    (and so its public key) must come back unchanged."""
+    import pickle
+
+    from moto.kms.models import kms_backends
+
+    from kms_course.asymmetric_rules import public_key_der
+    from kms_course.server import _dumps
+
+    key_id = signing_key(kms, "ECC_NIST_EDWARDS25519")
+    key = kms_backends["123456789012"]["us-east-1"].keys[key_id]
+    loaded = pickle.loads(_dumps(key))
+    assert loaded.key_spec == "ECC_NIST_EDWARDS25519"
+    assert public_key_der(loaded) == public_key_der(key) == kms.get_public_key(
+        KeyId=key_id)["PublicKey"]
