@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 import traceback
@@ -38,6 +39,31 @@ ALREADY_EXISTS = ("AlreadyExistsException", "BucketAlreadyOwnedByYou", "BucketAl
 UNSTUCK = (" An earlier run already made it: delete it (for an alias, kms.delete_alias("
            "AliasName='alias/...')) and run the cell again, or start afresh with "
            "kms_course.reset() and run the lesson from the top.")
+#: An alias name in an error message (CreateAlias's AlreadyExistsException names the alias ARN:
+#: https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html#API_CreateAlias_Errors).
+_ALIAS_NAME = re.compile(r"(alias/[A-Za-z0-9/_-]+)")
+
+
+def unstuck(error: str | None, message: str | None, bucket: str | None = None) -> str:
+    """How to get unstuck after a re-run met what an earlier run made ('' for other errors).
+
+    Names the exact alias (from the error's message) or bucket when the error says which.
+    """
+    if error not in ALREADY_EXISTS:
+        return ""
+    alias = _ALIAS_NAME.search(message or "") if error == "AlreadyExistsException" else None
+    if alias:
+        return (f" An earlier run already made the alias {alias.group(1)}: run "
+                f"kms.delete_alias(AliasName='{alias.group(1)}') once in a new cell, then this "
+                "cell again (or start afresh with kms_course.reset() and run the lesson from the "
+                "top).")
+    if bucket:
+        return (f" An earlier run already made the bucket {bucket}: keep it and take the "
+                "create_bucket call out of the cell, or start afresh with kms_course.reset() "
+                "and run the lesson from the top.")
+    return UNSTUCK
+
+
 #: Environment variable naming the notebook file (jupyter_server's; tests set it with nbclient).
 SESSION_ENV = "JPY_SESSION_NAME"
 
@@ -52,6 +78,8 @@ class Run:
     error: str | None = None  # exception type name
     line: int | None = None  # line of the cell where it raised (1-based), when known
     at: float = 0.0  # time.time() when the run ended
+    message: str | None = None  # the error's message (its first 300 characters)
+    bucket: str | None = None  # the bucket an S3 error names (Error.BucketName), if any
 
 
 def digest(text: str) -> str:
@@ -89,9 +117,13 @@ class Tracker:
         if error is not None:
             line = getattr(error, "lineno", None) if isinstance(error, SyntaxError) else None
             line = line or _cell_line(error.__traceback__)
+        response = getattr(error, "response", None)
+        details = response.get("Error", {}) if isinstance(response, dict) else {}
         self.runs[cell_id] = Run(
             cell_id, digest(getattr(info, "raw_cell", "") or ""), error is None,
             type(error).__name__ if error is not None else None, line, time.time(),
+            str(error)[:300] if error is not None else None,
+            details.get("BucketName") if isinstance(details, dict) else None,
         )
 
 
@@ -185,8 +217,8 @@ def problem(exercise_id: str, namespace: dict | None = None, tracker: Tracker = 
             if run.error == "NotImplementedError":
                 return (f"Your {which} still raises NotImplementedError{where}: replace the "
                         "placeholder with your code and run it.")
-            return f"Your {which} raised {run.error}{where}: fix it and run it again." + (
-                UNSTUCK if run.error in ALREADY_EXISTS else "")
+            return f"Your {which} raised {run.error}{where}: fix it and run it again." + unstuck(
+                run.error, run.message, run.bucket)
         if saved > run.at + 1 and digest(source(cell)) != run.digest:
             return f"Your {which} changed after it last ran: run it again, then this check."
     return None

@@ -1,0 +1,233 @@
+"""Correct solutions written differently from the masters (issue 11, item 7).
+
+``ALTERNATIVES[exercise id]`` is one correct answer, as the cells a student might write: a list
+of ``(kind, source)``, in notebook order, where ``kind`` is
+
+* ``"solution"``: a cell carrying the exercise's id (the solution cell, or a part of it after
+  JupyterLab's Split Cell: Jupyter keeps the metadata);
+* ``"added"``: a cell the student added (no metadata), e.g. a helper function above the answer.
+
+Each differs from the master in a way the lessons allow: the key ARN or an alias instead of the
+key ID (KeyId takes a key ID, key ARN, alias name or alias ARN:
+https://docs.aws.amazon.com/kms/latest/APIReference/API_DescribeKey.html#API_DescribeKey_RequestSyntax),
+``NumberOfBytes`` instead of ``KeySpec`` (GenerateDataKey takes either:
+https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKey.html#API_GenerateDataKey_RequestSyntax),
+another asymmetric signing key spec or HMAC key spec
+(https://docs.aws.amazon.com/kms/latest/developerguide/symm-asymm-choose-key-spec.html), a new
+boto3 client, helper functions, comprehensions, ``base64.encodebytes``, and answers in two cells.
+Every one must score full points in the lab (the check cell's verdict) and in the grader.
+"""
+
+from __future__ import annotations
+
+# A new boto3 client reaches the same sandbox as `kms` (the lab's in-kernel moto, the grader's
+# course server through the environment): several answers below make their own.
+_NEW_CLIENT = "import boto3\n\nmy_kms = boto3.client('kms', region_name=kms.meta.region_name)\n"
+
+ALTERNATIVES: dict[str, list[tuple[str, str]]] = {
+    # ---- 01: what KMS is
+    "01-aws-managed-key": [("solution", _NEW_CLIENT + (
+        "arn = my_kms.describe_key(KeyId='alias/aws/s3')['KeyMetadata']['Arn']\n"
+        "described = my_kms.describe_key(KeyId=arn)['KeyMetadata']  # by key ARN this time\n"
+        "s3_key_id, s3_key_manager = described['KeyId'], described['KeyManager']"))],
+    "01-public-key": [
+        ("solution", "pair = kms.create_key(KeyUsage='SIGN_VERIFY', KeySpec='RSA_3072')\n"
+                     "pair_key_id = pair['KeyMetadata']['Arn']  # the key ARN names the key too"),
+        ("solution", "public_key_der = kms.get_public_key(KeyId=pair_key_id)['PublicKey']"),
+    ],
+    "01-largest-plaintext": [
+        ("added", "LIMIT = 4096  # bytes of plaintext Encrypt takes with a symmetric KMS key\n\n\n"
+                  "def encrypt_bytes(key, n):\n"
+                  "    return kms.encrypt(KeyId=key, Plaintext=bytes([65]) * n)['CiphertextBlob']"),
+        ("solution", "limit_key_arn = kms.create_key()['KeyMetadata']['Arn']\n"
+                     "max_ciphertext = encrypt_bytes(limit_key_arn, LIMIT)"),
+    ],
+    # ---- 02: KMS keys vs data keys
+    "02-data-key": [("solution", (
+        "doc_key_id = kms.create_key(Description='documents')['KeyMetadata']['KeyId']\n"
+        "doc_plaintext_key, doc_encrypted_key = (\n"
+        "    lambda r: (r['Plaintext'], r['CiphertextBlob'])\n"
+        ")(kms.generate_data_key(KeyId=doc_key_id, NumberOfBytes=32))  # 32 bytes = AES_256"))],
+    "02-aes128-data-key": [("solution", _NEW_CLIENT + (
+        "kms.create_alias(AliasName='alias/small-keys',\n"
+        "                 TargetKeyId=my_kms.create_key()['KeyMetadata']['KeyId'])\n"
+        "small_encrypted_key = my_kms.generate_data_key(\n"
+        "    KeyId='alias/small-keys', NumberOfBytes=16)['CiphertextBlob']  # 16 bytes = 128 bits"))],
+    "02-per-document-keys": [
+        ("added", "def new_data_key(key_id):\n"
+                  "    \"\"\"The encrypted copy of a fresh 256-bit data key.\"\"\"\n"
+                  "    return kms.generate_data_key(KeyId=key_id, KeySpec='AES_256')['CiphertextBlob']"),
+        ("solution", "documents_key_id = kms.create_key()['KeyMetadata']['Arn']\n"
+                     "names = ('contract.pdf', 'payslip.pdf', 'passport.png')\n"
+                     "encrypted_keys = {name: new_data_key(documents_key_id) for name in names}"),
+    ],
+    # ---- 03: creating and describing keys
+    "03-hmac-key": [("solution", (
+        "settings = dict(KeyUsage='GENERATE_VERIFY_MAC', KeySpec='HMAC_256')\n"
+        "hmac_key_id = kms.create_key(**settings)['KeyMetadata']['Arn']  # the key ARN"))],
+    "03-signing-key": [("solution", _NEW_CLIENT + (
+        "metadata = my_kms.create_key(KeySpec='RSA_2048', KeyUsage='SIGN_VERIFY',\n"
+        "                             Description='Invoice signing key')['KeyMetadata']\n"
+        "signing_key_id = metadata['Arn']"))],
+    "03-alias-state": [
+        ("solution", "orders_key_id = kms.create_key()['KeyMetadata']['KeyId']  # ENCRYPT_DECRYPT by default\n"
+                     "kms.create_alias(AliasName='alias/lesson03-orders', TargetKeyId=orders_key_id)"),
+        ("solution", "alias_arn = next(a['AliasArn'] for a in kms.list_aliases()['Aliases']\n"
+                     "                 if a['AliasName'] == 'alias/lesson03-orders')\n"
+                     "orders_key_state = kms.describe_key(KeyId=alias_arn)['KeyMetadata']['KeyState']"),
+    ],
+    # ---- 04: encrypting and decrypting
+    "04-round-trip": [("solution", (
+        "report_key_id = kms.create_key()['KeyMetadata']['Arn']\n"
+        "report_ciphertext = kms.encrypt(KeyId=report_key_id,\n"
+        "                                Plaintext='Quarterly report: confidential'.encode())['CiphertextBlob']\n"
+        "report_plaintext = str(kms.decrypt(CiphertextBlob=report_ciphertext)['Plaintext'], 'utf-8')"))],
+    "04-base64-storage": [("solution", (
+        "import base64\n\n"
+        "card_key_id = kms.create_key()['KeyMetadata']['KeyId']\n"
+        "raw = kms.encrypt(KeyId=card_key_id, Plaintext=b'card ending 4242')['CiphertextBlob']\n"
+        "stored_ciphertext = base64.encodebytes(raw).decode('ascii')  # MIME lines, b64decode reads them"))],
+    "04-encryption-context": [
+        ("added", "PAYROLL = {'purpose': 'payroll', 'employee_id': 'E-1001'}  # order does not matter"),
+        ("solution", "salary_key_id = kms.create_key()['KeyMetadata']['KeyId']\n"
+                     "kms.create_alias(AliasName='alias/payroll', TargetKeyId=salary_key_id)\n"
+                     "salary_ciphertext = kms.encrypt(KeyId='alias/payroll', Plaintext=b'salary: 5000',\n"
+                     "                                EncryptionContext=PAYROLL)['CiphertextBlob']"),
+    ],
+    "04-byte-limit": [("solution", (
+        "accent_key_id = kms.create_key()['KeyMetadata']['KeyId']\n"
+        "text = ''\n"
+        "while len((text + 'é').encode('utf-8')) <= 4096:\n"
+        "    text += 'é'\n"
+        "accent_ciphertext = kms.encrypt(KeyId=accent_key_id, Plaintext=text.encode())['CiphertextBlob']"))],
+    # ---- 05: data keys and envelope encryption
+    "05-generate-data-key": [("solution", _NEW_CLIENT + (
+        "dk_key_id = my_kms.create_key()['KeyMetadata']['Arn']\n"
+        "generated = my_kms.generate_data_key(KeyId=dk_key_id, NumberOfBytes=32,\n"
+        "                                     EncryptionContext={'purpose': 'lesson-05'})\n"
+        "dk_encrypted_data_key, dk_plaintext_length = generated['CiphertextBlob'], len(generated['Plaintext'])\n"
+        "generated = None"))],
+    "05-seal-document": [
+        ("added", "import json\n"
+                  "import secrets\n"
+                  "from cryptography.hazmat.primitives.ciphers.aead import AESGCM\n\n\n"
+                  "def aad_of(context):\n"
+                  "    return json.dumps(context, sort_keys=True).encode('utf-8')\n\n\n"
+                  "def seal(kms, key_id, document, encryption_context):\n"
+                  "    response = kms.generate_data_key(KeyId=key_id, NumberOfBytes=32,\n"
+                  "                                     EncryptionContext=encryption_context)\n"
+                  "    nonce = secrets.token_bytes(12)\n"
+                  "    box = AESGCM(response.pop('Plaintext'))\n"
+                  "    return {'encrypted_data_key': response['CiphertextBlob'], 'nonce': nonce,\n"
+                  "            'ciphertext': box.encrypt(nonce, document, aad_of(encryption_context))}"),
+        ("solution", "seal_key_id = kms.create_key()['KeyMetadata']['Arn']\n"
+                     "sealed_first, sealed_second = (\n"
+                     "    seal(kms, seal_key_id, b'Board minutes: merger approved', {'document_id': 'minutes-7'})\n"
+                     "    for _ in range(2))"),
+    ],
+    "05-deferred-data-key": [
+        ("solution", "import json, os\n"
+                     "from cryptography.hazmat.primitives.ciphers.aead import AESGCM\n\n"
+                     "deferred_key_id = kms.create_key()['KeyMetadata']['KeyId']\n"
+                     "kms.create_alias(AliasName='alias/nightly-export', TargetKeyId=deferred_key_id)\n"
+                     "deferred_encrypted_data_key = kms.generate_data_key_without_plaintext(\n"
+                     "    KeyId='alias/nightly-export', NumberOfBytes=32, EncryptionContext={'job': 'nightly-export'}\n"
+                     ")['CiphertextBlob']"),
+        ("solution", "later = kms.decrypt(CiphertextBlob=deferred_encrypted_data_key,\n"
+                     "                    EncryptionContext={'job': 'nightly-export'})  # KMS finds the key\n"
+                     "nonce = os.urandom(12)\n"
+                     "deferred_sealed = dict(\n"
+                     "    encrypted_data_key=deferred_encrypted_data_key, nonce=nonce,\n"
+                     "    ciphertext=AESGCM(later['Plaintext']).encrypt(\n"
+                     "        nonce, b'nightly export', json.dumps({'job': 'nightly-export'}).encode()))\n"
+                     "del later"),
+    ],
+    # ---- 06: key rotation
+    "06-enable-rotation": [("solution", _NEW_CLIENT + (
+        "rotating_key_id = my_kms.create_key()['KeyMetadata']['Arn']\n"
+        "my_kms.enable_key_rotation(KeyId=rotating_key_id, RotationPeriodInDays=30 * 6)"))],
+    "06-rotate-on-demand": [
+        ("solution", "ondemand_key_id = kms.create_key()['KeyMetadata']['Arn']\n"
+                     "ondemand_old_ciphertext = kms.encrypt(KeyId=ondemand_key_id,\n"
+                     "                                      Plaintext=b'before rotation')['CiphertextBlob']"),
+        ("solution", "kms.rotate_key_on_demand(KeyId=ondemand_key_id)\n"
+                     "assert kms.decrypt(CiphertextBlob=ondemand_old_ciphertext)['Plaintext'] == b'before rotation'"),
+    ],
+    "06-cannot-rotate": [("solution", (
+        "from botocore.exceptions import ClientError\n\n"
+        "mac_key_id = kms.create_key(KeyUsage='GENERATE_VERIFY_MAC', KeySpec='HMAC_512')['KeyMetadata']['Arn']\n"
+        "try:\n"
+        "    kms.enable_key_rotation(KeyId=mac_key_id)\n"
+        "    mac_rotation_error = None\n"
+        "except ClientError as error:\n"
+        "    mac_rotation_error = error.response['Error']['Code']"))],
+    # ---- 07: key deletion
+    "07-disable-key": [("solution", (
+        "from botocore.exceptions import ClientError\n\n"
+        "paused_key_id = kms.create_key()['KeyMetadata']['Arn']\n"
+        "kms.disable_key(KeyId=paused_key_id)\n"
+        "try:\n"
+        "    kms.generate_data_key(KeyId=paused_key_id, KeySpec='AES_256')\n"
+        "except ClientError as error:\n"
+        "    paused_error_code = error.response['Error']['Code']"))],
+    "07-schedule-deletion": [("solution", _NEW_CLIENT + (
+        "doomed_key_id = my_kms.create_key()['KeyMetadata']['Arn']\n"
+        "doomed_window_days = my_kms.schedule_key_deletion(\n"
+        "    KeyId=doomed_key_id, PendingWindowInDays=7)['PendingWindowInDays']"))],
+    "07-cancel-deletion": [
+        ("added", "def rescue(key_id):\n"
+                  "    kms.cancel_key_deletion(KeyId=key_id)\n"
+                  "    kms.enable_key(KeyId=key_id)  # a cancelled deletion leaves the key Disabled"),
+        ("solution", "rescued_key_id = kms.create_key()['KeyMetadata']['Arn']\n"
+                     "kms.schedule_key_deletion(KeyId=rescued_key_id, PendingWindowInDays=7)\n"
+                     "rescue(rescued_key_id)\n"
+                     "rescued_ciphertext = kms.encrypt(KeyId=rescued_key_id, Plaintext=b'saved in time')['CiphertextBlob']"),
+    ],
+    "07-deletion-completes": [
+        ("solution", "import kms_course\n\n"
+                     "lost_key_id = kms.create_key()['KeyMetadata']['Arn']\n"
+                     "lost_ciphertext = kms.encrypt(KeyId=lost_key_id, Plaintext=b'lost forever')['CiphertextBlob']\n"
+                     "kms.schedule_key_deletion(KeyId=lost_key_id, PendingWindowInDays=7)\n"
+                     "kms_course.advance(days=7, hours=1)  # just past the DeletionDate"),
+        ("solution", "from botocore.exceptions import ClientError\n\n"
+                     "try:\n"
+                     "    kms.decrypt(CiphertextBlob=lost_ciphertext, KeyId=lost_key_id)\n"
+                     "except ClientError as error:\n"
+                     "    lost_error_code = error.response['Error']['Code']"),
+    ],
+    # ---- 08: key policies and grants
+    "08-key-administrator": [("solution", (
+        "admin_actions = ['kms:' + a for a in (\n"
+        "    'DescribeKey', 'GetKeyPolicy', 'PutKeyPolicy', 'ListResourceTags', 'ListGrants',\n"
+        "    'EnableKey', 'DisableKey', 'EnableKeyRotation', 'DisableKeyRotation', 'GetKeyRotationStatus',\n"
+        "    'UpdateKeyDescription', 'RevokeGrant', 'TagResource', 'UntagResource',\n"
+        "    'ScheduleKeyDeletion', 'CancelKeyDeletion')]\n"
+        "admin_statement = {'Sid': 'Key administrators', 'Effect': 'Allow',\n"
+        "                   'Principal': {'AWS': admin_role}, 'Action': admin_actions, 'Resource': '*'}\n"
+        "admin_key_id = kms.create_key(Policy=key_policy(admin_statement))['KeyMetadata']['Arn']"))],
+    "08-application-role": [
+        ("added", "def allow(role, actions, sid):\n"
+                  "    return {'Sid': sid, 'Effect': 'Allow', 'Principal': {'AWS': role},\n"
+                  "            'Action': actions, 'Resource': '*',\n"
+                  "            'Condition': {'StringEquals': {'kms:EncryptionContext:store': 'company-documents'}}}"),
+        ("solution", "app_key_id = kms.create_key(Policy=key_policy(\n"
+                     "    allow(app_role, ['kms:GenerateDataKey', 'kms:Encrypt'], 'UploadService'))\n"
+                     ")['KeyMetadata']['KeyId']"),
+    ],
+    "08-reader-role": [("solution", (
+        "reader_statement = {'Sid': 'Readers', 'Effect': 'Allow', 'Principal': {'AWS': [reader_role]},\n"
+        "                    'Action': ['kms:Decrypt'], 'Resource': '*',\n"
+        "                    'Condition': {'StringEquals': {'kms:EncryptionContext:store': store_context['store']}}}\n"
+        "policy = json.loads(key_policy(reader_statement))\n"
+        "reader_key_id = kms.create_key()['KeyMetadata']['Arn']\n"
+        "kms.put_key_policy(KeyId=reader_key_id, PolicyName='default', Policy=json.dumps(policy))"))],
+    "08-give-grant": [
+        ("solution", "grant_key_id = kms.create_key()['KeyMetadata']['Arn']"),
+        ("solution", "response = kms.create_grant(\n"
+                     "    KeyId=grant_key_id, GranteePrincipal=auditor_role, RetiringPrincipal=auditor_role,\n"
+                     "    Operations=['Decrypt'], Constraints={'EncryptionContextSubset': dict(store_context)})\n"
+                     "audit_grant_id, audit_grant_token = response['GrantId'], response['GrantToken']"),
+    ],
+    "08-retire-grant": [("solution", (
+        "auditor_kms.retire_grant(GrantToken=audit_grant_token)  # the lesson's client for the auditor"))],
+}
