@@ -275,6 +275,9 @@ class DocumentStore:
         For an IAM user or role ARN, also gives that principal a KMS grant on the document's key:
         ``Operations=["Decrypt"]``, ``Constraints={"EncryptionContextEquals": <the document's
         context>}`` (module docstring), so it may decrypt this document's data key and no other.
+        On real AWS a new grant can take a few minutes to be effective everywhere unless its
+        grant token is passed (https://docs.aws.amazon.com/kms/latest/developerguide/using-grant-token.html);
+        :meth:`get` does not pass one, so a reader may be refused for that long.
 
         Args:
             doc_id: the document's ID.

@@ -110,10 +110,14 @@ NUDGES: dict[str, str] = {
     "ciphertext, as text.",
     "10-read-document": "Reading reverses writing: get back the encrypted data key and the "
     "nonce, have KMS decrypt the data key with the same encryption context, then AES-GCM.",
-    "10-share-document": "Sharing does not decrypt the document: KMS re-encrypts only its data "
-    "key, for the reader, under the reader's encryption context.",
-    "10-docstore": "The DocumentStore class does the steps of the exercises above; put the "
-    "document, share it with the reader, then read it as the reader.",
+    "10-share-document": "Sharing gives the reader's role a permission, not a copy: one "
+    "operation on the key, limited to the memo's encryption context. The reader then calls KMS "
+    "with its own client.",
+    "10-docstore": "The DocumentStore class does the steps of the exercises above; readers are "
+    "role ARNs, not names. Put, share with both, read as Frank, then take Grace's share back.",
+    "10-who-read": "A read of the ledger is a Decrypt event with the ledger's encryption context "
+    "that KMS did not refuse. Who made it is in userIdentity; for a role session, look for the "
+    "role that issued it.",
 }
 
 #: The nudge of an exercise that has none in :data:`NUDGES`.
