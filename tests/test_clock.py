@@ -326,9 +326,22 @@ def test_07_deletion_completes_passes_after_the_waiting_period(kms):
     """ScheduleKeyDeletion / ct-delete-key: past DeletionDate the key is gone (DeleteKey in the
     trail) and Decrypt naming it fails with NotFoundException."""
     key_id, blob = _lost(kms, 8)
+    with pytest.raises(kms.exceptions.NotFoundException) as refused:
+        kms.decrypt(CiphertextBlob=blob, KeyId=key_id)
     result = _verdict(kms, lost_key_id=key_id, lost_ciphertext=blob,
-                      lost_error_code="NotFoundException")
+                      lost_error_code=refused.value.response["Error"]["Code"])
     assert result.passed and result.points == 3, result.message
+
+
+def test_07_deletion_completes_fails_on_a_typed_in_error_code(kms):
+    """Bug: 'NotFoundException' typed in, without the Decrypt that KMS refused, passed (issue 11
+    item 5); and the check's own Decrypt must not count as the student's on a second check."""
+    key_id, blob = _lost(kms, 8)
+    for _ in range(2):
+        result = _verdict(kms, lost_key_id=key_id, lost_ciphertext=blob,
+                          lost_error_code="NotFoundException")
+        assert not result.passed and "no Decrypt naming `lost_key_id` refused with " \
+            "NotFoundException" in result.message, result.message
 
 
 def test_07_deletion_completes_fails_before_the_deletion_date(kms):

@@ -200,8 +200,15 @@ def _(kms: Any, answers: Answers) -> None:
     if not trail.trail(key_id=key_id, event_name="Encrypt"):
         raise CheckFailed("`lost_ciphertext` was not made under `lost_key_id`: encrypt "
                           "b'lost forever' with it before deleting it.")
+    # the student's own Decrypt, refused (a typed-in code is not the exercise); read before the
+    # check's own Decrypt below, which names no KeyId so that it never counts as the student's
+    if not trail.trail(key_id=key_id, event_name="Decrypt", error_code="NotFoundException"):
+        raise CheckFailed("The trail shows no Decrypt naming `lost_key_id` refused with "
+                          "NotFoundException: after the deletion, decrypt lost_ciphertext with "
+                          "KeyId=lost_key_id inside try/except and store the error's code "
+                          "(typing the code in is not the exercise).")
     try:
-        kms.decrypt(CiphertextBlob=blob, KeyId=key_id)
+        kms.decrypt(CiphertextBlob=blob)
     except ClientError:
         pass
     else:
