@@ -97,3 +97,18 @@ def test_without_a_notebook_file_the_state_is_judged_as_it_is(monkeypatch):
     tracker = cellruns.Tracker()
     tracker.record(_result("sol", "boom", ValueError("x")))
     assert cellruns.problem("90-x", {}, tracker) is None
+
+
+def test_a_rerun_stuck_on_an_existing_alias_is_told_which_alias_to_delete():
+    """CreateAlias's AlreadyExistsException names the alias (its ARN); the lab names the exact
+    delete_alias call (issue 11 item 2), and the bucket of an S3 error that names one."""
+    from kms_course.cellruns import UNSTUCK, unstuck
+
+    message = ("An error occurred (AlreadyExistsException) when calling the CreateAlias "
+               "operation: An alias with the name arn:aws:kms:us-east-1:123456789012:"
+               "alias/lesson03-orders already exists")
+    text = unstuck("AlreadyExistsException", message)
+    assert "kms.delete_alias(AliasName='alias/lesson03-orders')" in text
+    assert "capstone-docs" in unstuck("BucketAlreadyOwnedByYou", "owned", "capstone-docs")
+    assert unstuck("AlreadyExistsException", "no name in it") == UNSTUCK
+    assert unstuck("NotFoundException", message) == ""
