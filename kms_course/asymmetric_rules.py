@@ -30,6 +30,7 @@ https://docs.aws.amazon.com/kms/latest/APIReference/API_Verify.html) and the key
 * ``ML_DSA_44/65/87`` keys sign with ``ML_DSA_SHAKE_256`` (pure ML-DSA, FIPS 204, empty context),
   MessageType RAW or EXTERNAL_MU.
 * Verify raises ``KMSInvalidSignatureException`` for a signature that does not verify.
+* ``DryRun=True`` raises ``DryRunOperationException`` once every other check passed.
 
 Key specs the sandbox cannot create, answered with ``UnsupportedOperationException`` saying why
 (no such key can be created on AWS in the sandbox's Regions either, or the library to compute
@@ -304,6 +305,9 @@ def _signing_request(ctx, params: dict):
     message_type = params.get("MessageType") or "RAW"
     message = blob(params, "Message")
     check_message(algorithm, message_type, message)
+    if params.get("DryRun"):  # every check passed: say so, sign nothing
+        raise KmsError("DryRunOperationException",
+                       "The request would have succeeded, but the DryRun option is set.")
     return key, algorithm, message_type, message
 
 

@@ -220,3 +220,12 @@ def test_an_added_key_survives_the_course_servers_save_and_load(kms):
     assert loaded.key_spec == "ECC_NIST_EDWARDS25519"
     assert public_key_der(loaded) == public_key_der(key) == kms.get_public_key(
         KeyId=key_id)["PublicKey"]
+
+
+def test_dry_run_signs_nothing(kms):
+    """Sign and Verify list DryRunOperationException: the request would have succeeded."""
+    key = signing_key(kms, "ECC_NIST_P256")
+    assert error_code(lambda: kms.sign(KeyId=key, Message=b"m", SigningAlgorithm="ECDSA_SHA_256",
+                                       DryRun=True)) == "DryRunOperationException"
+    assert error_code(lambda: kms.sign(KeyId=key, Message=bytes(4097), DryRun=True,
+                                       SigningAlgorithm="ECDSA_SHA_256")) == "ValidationException"
