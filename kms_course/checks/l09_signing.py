@@ -168,7 +168,9 @@ def _(kms: Any, answers: Answers) -> None:
         if verified:
             raise CheckFailed(
                 f"The trail shows {len(verified)} Verify call(s) on the vendor's key: the "
-                "exercise is to verify offline, with the public key and cryptography only."
+                "exercise is to verify offline, with the public key and cryptography only. Run "
+                "the supplier's cell again (it makes a new key), then your answer without "
+                "kms.verify."
             )
         if not [e for e in succeeded(history) if e.get("eventName") == "GetPublicKey"]:
             raise CheckFailed("The trail shows no GetPublicKey call on the vendor's key: download "
