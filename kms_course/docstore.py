@@ -165,6 +165,7 @@ class DocumentStore:
 
     def __init__(self, kms: Any, s3: Any, bucket: str, key_id: str) -> None:
         self.kms, self.s3, self.bucket, self.key_id = kms, s3, bucket, key_id
+        self._grant_tokens: dict[tuple[str, str], str] = {}  # (doc_id, reader) -> GrantToken
 
     @staticmethod
     def context(doc_id: str, owner: str) -> dict[str, str]:
@@ -237,6 +238,13 @@ class DocumentStore:
             from kms_course.access import client_as
 
             kms = client_as(reader)
+            token = self._grant_tokens.get((doc_id, reader))
+            if token:  # a grant this store just gave: usable at once with its token
+
+                def add_token(params: dict, **_: Any) -> None:
+                    params.setdefault("GrantTokens", [token])
+
+                kms.meta.events.register("before-parameter-build.kms.Decrypt", add_token)
         try:
             return envelope.decrypt(kms, body, context)
         except envelope.WrongKey as error:
@@ -276,8 +284,9 @@ class DocumentStore:
         ``Operations=["Decrypt"]``, ``Constraints={"EncryptionContextEquals": <the document's
         context>}`` (module docstring), so it may decrypt this document's data key and no other.
         On real AWS a new grant can take a few minutes to be effective everywhere unless its
-        grant token is passed (https://docs.aws.amazon.com/kms/latest/developerguide/using-grant-token.html);
-        :meth:`get` does not pass one, so a reader may be refused for that long.
+        grant token is passed (https://docs.aws.amazon.com/kms/latest/developerguide/using-grant-token.html):
+        this store object remembers the token, and :meth:`get` without ``kms=`` passes it; another
+        process may see the reader refused for those minutes.
 
         Args:
             doc_id: the document's ID.
@@ -301,13 +310,15 @@ class DocumentStore:
         if not is_principal(with_user):
             return None
         body, _ = self._body(doc_id, acl)
-        return self.kms.create_grant(
+        grant = self.kms.create_grant(
             KeyId=self._key_arn(body),
             GranteePrincipal=with_user,
             Operations=["Decrypt"],
             Constraints={"EncryptionContextEquals": self.context(doc_id, acl["owner"])},
             Name=self._grant_name(doc_id, with_user),
-        )["GrantId"]
+        )
+        self._grant_tokens[(doc_id, with_user)] = grant["GrantToken"]
+        return grant["GrantId"]
 
     def revoke(self, doc_id: str, reader: str) -> None:
         """Take back ``reader``'s right to read ``doc_id`` (idempotent).
@@ -325,6 +336,7 @@ class DocumentStore:
         """
         _check_reader(reader, "reader")
         acl = self._read_acl(doc_id)
+        self._grant_tokens.pop((doc_id, reader), None)
         if is_principal(reader):
             self._revoke_grants(doc_id, acl, [reader])
         if reader in acl["readers"]:
@@ -446,6 +458,8 @@ class DocumentStore:
 
     def _revoke_all_grants(self, doc_id: str) -> None:
         """Revoke the grants of every principal reader of ``doc_id`` (none: no KMS call)."""
+        for known in [k for k in self._grant_tokens if k[0] == doc_id]:
+            del self._grant_tokens[known]
         try:
             acl = self._read_acl(doc_id)
         except (DocumentNotFound, CorruptedAccessList):

@@ -155,3 +155,20 @@ def test_a_reader_arn_must_be_an_iam_user_or_role(store):
     with pytest.raises(InvalidDocumentId, match="not an IAM user or role ARN"):
         store.share("g-bad", "arn:aws:iam::123456789012:root")
     store.delete("g-bad")
+
+
+def test_get_right_after_share_passes_the_grant_token(kms, s3, store, roles):
+    """On AWS a new grant may take minutes to work everywhere unless its token is passed
+    (https://docs.aws.amazon.com/kms/latest/developerguide/using-grant-token.html)."""
+    from kms_course.trail import trail
+
+    store.put("g-token", "alice", b"at once")
+    store.share("g-token", roles["erin"])
+    given = store._grant_tokens[("g-token", roles["erin"])]  # the CreateGrant response's token
+    assert store.get("g-token", roles["erin"]) == b"at once"
+    [event] = [e for e in trail(event_name="Decrypt")
+               if e["userIdentity"].get("sessionContext", {}).get("sessionIssuer", {}).get("arn")
+               == roles["erin"] and e["requestParameters"]["encryptionContext"]["doc_id"] == "g-token"]
+    assert event["requestParameters"]["grantTokens"] == [given]
+    assert "errorCode" not in event
+    store.delete("g-token")
