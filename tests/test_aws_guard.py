@@ -9,6 +9,10 @@ stands for a student's own production key.
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
+
+import nbformat
 
 from kms_course import aws_guard
 from tests.conftest import clean_env, run_python
@@ -120,3 +124,33 @@ def test_the_note_is_one_line_on_aws(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     assert out.startswith("On real AWS: this cell gives grants on the practice key")
+
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+#: Calls in a lesson cell that change a key policy or grants (or, through the practice setup and
+#: DocumentStore, create roles and grants).
+CHANGES = re.compile(r"\.(put_key_policy|create_grant|revoke_grant|retire_grant|share|revoke)\(|"
+                     r"\bprepare_practice\(|Policy=")
+
+
+def lesson_code_cells(stem: str) -> list[str]:
+    """The sources of a lesson's own code cells (locked: not the student's answer cells)."""
+    nb = nbformat.read(NOTEBOOKS / f"{stem}.ipynb", 4)
+    return [c.source for c in nb.cells
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("locked")]
+
+
+def test_capstone_cells_that_change_policies_or_grants_print_the_aws_note():
+    changing = [s for s in lesson_code_cells("10_capstone_document_store") if CHANGES.search(s)]
+    assert len(changing) >= 3  # the share demo, the revoke demo, the practice setup
+    for source in changing:
+        assert "aws_guard.note(" in source, source.splitlines()[0]
+
+
+def test_lesson_08_warns_on_aws_before_its_first_policy_change():
+    cells = lesson_code_cells("08_key_policies_and_grants")
+    first_change = next(i for i, s in enumerate(cells) if CHANGES.search(s))
+    warning = next(i for i, s in enumerate(cells)
+                   if "active_backend() == 'aws'" in s or "aws_guard.note(" in s)
+    assert warning < first_change
+    assert "key policies and grants" in cells[warning]
