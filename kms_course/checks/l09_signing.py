@@ -24,7 +24,6 @@ Sources:
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from kms_course.checks._common import (
@@ -340,7 +339,3 @@ def _(kms: Any, answers: Answers) -> None:
         raise CheckFailed("`pair_public_key` does not belong to the private key in "
                           "`pair_private_ciphertext`: keep both from the same response.")
 
-
-def report_digest() -> bytes:
-    """SHA-256 of :data:`BIG_REPORT` (32 bytes), the message Exercise 3 signs as a DIGEST."""
-    return hashlib.sha256(BIG_REPORT).digest()
