@@ -18,8 +18,8 @@ import re
 import pytest
 
 from kms_course import envelope, sandbox
-from kms_course.access import client_as
 from kms_course.docstore import DocumentAccessDenied, DocumentStore, InvalidDocumentId
+from kms_course.practice import role_client
 
 BUCKET = "kms-course-docstore-grants"
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -59,7 +59,8 @@ def body(s3, doc_id: str) -> bytes:
 def kms_refuses(reader_arn: str, s3, doc_id: str, owner: str) -> bool:
     """Whether KMS answers AccessDeniedException when the reader itself decrypts the data key."""
     try:
-        envelope.decrypt(client_as(reader_arn), body(s3, doc_id), {"doc_id": doc_id, "owner": owner})
+        envelope.decrypt(role_client(reader_arn, "test"), body(s3, doc_id),
+                         {"doc_id": doc_id, "owner": owner})
     except envelope.WrongKey as error:
         return error.__cause__.response["Error"]["Code"] == "AccessDeniedException"
     return False
