@@ -769,12 +769,15 @@ def generate_random_needs_length(ctx, params: dict) -> None:
 
 # --- data key pairs -------------------------------------------------------------------------
 
-DATA_KEY_PAIR_SPECS = ("RSA_2048", "RSA_3072", "RSA_4096", *_NIST, "ECC_SECG_P256K1")
+DATA_KEY_PAIR_SPECS = ("RSA_2048", "RSA_3072", "RSA_4096", *_NIST, "ECC_SECG_P256K1",
+                       "ECC_NIST_EDWARDS25519")
 
 
 def _new_private_key(spec: str):
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+    if spec == "ECC_NIST_EDWARDS25519":
+        return ed25519.Ed25519PrivateKey.generate()
     if spec.startswith("RSA_"):
         return rsa.generate_private_key(public_exponent=65537, key_size=int(spec[4:]))
     curve = {

@@ -229,3 +229,16 @@ def test_dry_run_signs_nothing(kms):
                                        DryRun=True)) == "DryRunOperationException"
     assert error_code(lambda: kms.sign(KeyId=key, Message=bytes(4097), DryRun=True,
                                        SigningAlgorithm="ECDSA_SHA_256")) == "ValidationException"
+
+
+def test_an_ed25519_data_key_pair(kms):
+    """ECC_NIST_EDWARDS25519 is a KeyPairSpec of GenerateDataKeyPair (botocore's DataKeyPairSpec):
+    the private key is PKCS #8 DER, the public key SubjectPublicKeyInfo DER
+    (API_GenerateDataKeyPair)."""
+    from cryptography.hazmat.primitives.serialization import load_der_private_key
+
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    pair = kms.generate_data_key_pair(KeyId=key, KeyPairSpec="ECC_NIST_EDWARDS25519")
+    private = load_der_private_key(pair["PrivateKeyPlaintext"], None)
+    assert isinstance(private, ed25519.Ed25519PrivateKey)
+    load_der_public_key(pair["PublicKey"]).verify(private.sign(b"m"), b"m")
