@@ -54,8 +54,8 @@ the old version readable by the old readers or the new one by the new readers, n
   same owner gives the same encryption context, so an old grant would open the new version): a
   put failing in between leaves the old version, which those principals must be given again.
 * ``delete``: the grants of its principals are revoked, then the access list is deleted (the
-  document is gone for everyone), then the bodies. A body without an access list (an *orphan*) is never listed or read, and the next
-  ``put`` or ``delete`` of its ID removes it.
+  document is gone for everyone), then the bodies. A body without an access list (an *orphan*)
+  is never listed or read, and the next ``put`` or ``delete`` of its ID removes it.
 
 Documents stay readable after the KMS key is rotated: rotation keeps every earlier key material,
 and Decrypt picks the right one from the encrypted data key

@@ -157,7 +157,8 @@ def prepare_practice(kms: Any, s3: Any) -> tuple[str, str]:
     return PRACTICE_BUCKET, key_id
 
 
-def plant_document(kms: Any, s3: Any, key_id: str, doc_id: str, owner: str, content: bytes) -> bytes:
+def plant_document(kms: Any, s3: Any, key_id: str, doc_id: str, owner: str,
+                   content: bytes) -> bytes:
     """Store ``content`` as ``mine/<doc_id>`` of ``owner`` in the exercises' layout; return the
     encrypted data key (bytes)."""
     context = document_context(doc_id, owner)

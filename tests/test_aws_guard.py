@@ -51,8 +51,10 @@ with mock_aws():
 
     calls = {
         "PutKeyPolicy": lambda c, k: c.put_key_policy(KeyId=k, PolicyName="default", Policy=policy),
-        "CreateGrant": lambda c, k: c.create_grant(KeyId=k, GranteePrincipal=root, Operations=["Decrypt"]),
-        "TagResource": lambda c, k: c.tag_resource(KeyId=k, Tags=[{"TagKey": "kms-course", "TagValue": "created-by-course"}]),
+        "CreateGrant": lambda c, k: c.create_grant(KeyId=k, GranteePrincipal=root,
+                                                   Operations=["Decrypt"]),
+        "TagResource": lambda c, k: c.tag_resource(
+            KeyId=k, Tags=[{"TagKey": "kms-course", "TagValue": "created-by-course"}]),
         "DisableKey": lambda c, k: c.disable_key(KeyId=k),
         "ScheduleKeyDeletion": lambda c, k: c.schedule_key_deletion(KeyId=k, PendingWindowInDays=7),
         "RevokeGrant": lambda c, k: c.revoke_grant(KeyId=k, GrantId="0" * 64),
@@ -64,7 +66,8 @@ with mock_aws():
 
     import boto3 as b
     s3 = b.client("s3")
-    s3.create_bucket(Bucket="guard-docs", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    s3.create_bucket(Bucket="guard-docs",
+                     CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
     mine = kms.create_key()["KeyMetadata"]["KeyId"]
     store = DocumentStore(kms, s3, "guard-docs", "alias/production")
     store.put("doc", "alice", b"x")
@@ -111,7 +114,8 @@ def test_the_sandbox_backends_have_no_guard(kms, capsys):
     key = kms.create_key()["KeyMetadata"]["KeyId"]
     policy = kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
     kms.put_key_policy(KeyId=key, PolicyName="default", Policy=policy)
-    assert [e["eventName"] for e in trail(key_id=key)] == ["CreateKey", "GetKeyPolicy", "PutKeyPolicy"]
+    names = [e["eventName"] for e in trail(key_id=key)]
+    assert names == ["CreateKey", "GetKeyPolicy", "PutKeyPolicy"]
     aws_guard.note("this cell changes a key policy")
     assert capsys.readouterr().out == ""
 

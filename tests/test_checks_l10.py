@@ -285,7 +285,7 @@ def test_10_share_document_master_rerun_after_a_wrong_attempt_passes(kms, s3, pr
         "practice_key_id", "dave_grant_id", "dave_memo_text")})
 
 
-# --- exercise 5: the packaged store, shared and revoked --------------------------------------------
+# --- exercise 5: the packaged store, shared and revoked ----------------------------------------
 
 
 def plan_store(kms, s3, key):
@@ -339,7 +339,7 @@ def test_10_docstore_without_the_practice_bucket_says_to_prepare_it(kms):
     assert_fails(kms, "10-docstore", "prepare_practice", frank_reads=cap.PLAN_BODY)
 
 
-# --- exercise 6: who read the ledger ----------------------------------------------------------------
+# --- exercise 6: who read the ledger -------------------------------------------------------------
 
 
 def staged_audit(kms, s3, seed: int) -> tuple[str, list[str]]:

@@ -79,7 +79,8 @@ def test_share_with_a_principal_is_a_decrypt_grant_for_that_document_only(kms, s
     [grant] = grants_of(kms, store, roles["dave"])
     assert grant["GrantId"] == grant_id
     assert grant["Operations"] == ["Decrypt"]
-    assert grant["Constraints"] == {"EncryptionContextEquals": {"doc_id": "g-plan", "owner": "alice"}}
+    assert grant["Constraints"] == {
+        "EncryptionContextEquals": {"doc_id": "g-plan", "owner": "alice"}}
     assert store.get("g-plan", roles["dave"]) == b"the plan"  # Decrypt signed as dave
     assert kms_refuses(roles["dave"], s3, "g-other", "alice")  # KMS itself refuses the rest
     with pytest.raises(DocumentAccessDenied):
@@ -118,7 +119,7 @@ def test_a_new_version_and_a_delete_revoke_the_readers_grants(kms, s3, store, ro
     assert grants_of(kms, store, roles["erin"]) == []
 
 
-def test_a_failed_grant_leaves_the_reader_refused_and_sharing_again_completes(kms, s3, store, roles):
+def test_a_failed_grant_leaves_the_reader_refused_and_sharing_again_completes(kms, store, roles):
     store.put("g-late", "alice", b"late")
 
     def fail(**_):
@@ -169,7 +170,8 @@ def test_get_right_after_share_passes_the_grant_token(kms, s3, store, roles):
     assert store.get("g-token", roles["erin"]) == b"at once"
     [event] = [e for e in trail(event_name="Decrypt")
                if e["userIdentity"].get("sessionContext", {}).get("sessionIssuer", {}).get("arn")
-               == roles["erin"] and e["requestParameters"]["encryptionContext"]["doc_id"] == "g-token"]
+               == roles["erin"]
+               and e["requestParameters"]["encryptionContext"]["doc_id"] == "g-token"]
     assert event["requestParameters"]["grantTokens"] == [given]
     assert "errorCode" not in event
     store.delete("g-token")

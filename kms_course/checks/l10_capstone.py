@@ -341,8 +341,8 @@ def _(kms: Any, answers: Answers) -> None:
     memo, _data_key, _edk = open_mine(kms, s3, MEMO_ID, MEMO_OWNER)
     dave = role_arn(READER_ROLES[MEMO_READER])
     grant_id = answers.get("dave_grant_id")
-    grants = [g for page in kms.get_paginator("list_grants").paginate(KeyId=arn, GranteePrincipal=dave)
-              for g in page.get("Grants", [])]
+    pages = kms.get_paginator("list_grants").paginate(KeyId=arn, GranteePrincipal=dave)
+    grants = [g for page in pages for g in page.get("Grants", [])]
     grant = next((g for g in grants if g["GrantId"] == grant_id), None)
     if grant is None:
         raise CheckFailed(
@@ -388,7 +388,8 @@ def _(kms: Any, answers: Answers) -> None:
            and _context_of(e) == memo_context]
     if not own:
         raise CheckFailed("The trail shows no Decrypt of the memo's data key by capstone-dave: "
-                          "decrypt it as Dave, with client_as(dave_role), not with your own client.")
+                          "decrypt it as Dave, with client_as(dave_role), not with your own "
+                          "client.")
     text = answers.get("dave_memo_text")
     if text != memo:
         raise CheckFailed(
