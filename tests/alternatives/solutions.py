@@ -230,4 +230,85 @@ ALTERNATIVES: dict[str, list[tuple[str, str]]] = {
     ],
     "08-retire-grant": [("solution", (
         "auditor_kms.retire_grant(GrantToken=audit_grant_token)  # the lesson's client for the auditor"))],
+    # ---- 10: capstone (the sharing exercises as rewritten by 02:50)
+    "10-store-setup": [("solution", (
+        "cap_bucket = 'capstone-docs'\n"
+        "s3.create_bucket(Bucket=cap_bucket)\n"
+        "store_key = kms.create_key()['KeyMetadata']\n"
+        "kms.create_alias(AliasName='alias/capstone-docs', TargetKeyId=store_key['Arn'])  # ID or ARN\n"
+        "cap_key_id = store_key['KeyId']"))],
+    "10-put-document": [
+        ("added", "import base64, json, secrets\n"
+                  "from cryptography.hazmat.primitives.ciphers.aead import AESGCM\n\n\n"
+                  "def as_text(value):\n"
+                  "    return base64.b64encode(value).decode('ascii')\n\n\n"
+                  "def seal(kms, key_id, context, body):\n"
+                  "    fresh = kms.generate_data_key(KeyId=key_id, NumberOfBytes=32, EncryptionContext=context)\n"
+                  "    nonce = secrets.token_bytes(12)\n"
+                  "    aad = json.dumps(context, sort_keys=True).encode('utf-8')\n"
+                  "    return fresh['CiphertextBlob'], nonce, AESGCM(fresh.pop('Plaintext')).encrypt(nonce, body, aad)"),
+        ("solution", "def put_document(kms, s3, bucket, key_id, doc_id, owner, body):\n"
+                     "    edk, nonce, ciphertext = seal(kms, key_id, {'owner': owner, 'doc_id': doc_id}, body)\n"
+                     "    s3.put_object(Bucket=bucket, Key=f'mine/{doc_id}', Body=ciphertext,\n"
+                     "                  Metadata={'encrypted-data-key': as_text(edk), 'nonce': as_text(nonce)})\n\n\n"
+                     "for doc_id, owner, body in [\n"
+                     "        ('contract-7', 'alice', b'Contract 7: delivery of 40 pallets by June'),\n"
+                     "        ('payroll-3', 'bob', b'Payroll March: 12 employees, total 61,200 EUR')]:\n"
+                     "    put_document(kms, s3, practice_bucket, practice_key_id, doc_id, owner, body)"),
+    ],
+    "10-read-document": [
+        ("solution", "import base64, json\n\n"
+                     "head = s3.head_object(Bucket=practice_bucket, Key='mine/memo-1')['Metadata']\n"
+                     "sealed_memo = s3.get_object(Bucket=practice_bucket, Key='mine/memo-1')['Body'].read()"),
+        ("solution", "from cryptography.hazmat.primitives.ciphers.aead import AESGCM\n\n"
+                     "context = dict(owner='carol', doc_id='memo-1')\n"
+                     "plain_key = kms.decrypt(CiphertextBlob=base64.b64decode(head['encrypted-data-key']),\n"
+                     "                        KeyId=practice_key_id, EncryptionContext=context)['Plaintext']\n"
+                     "memo_text = AESGCM(plain_key).decrypt(base64.b64decode(head['nonce']), sealed_memo,\n"
+                     "                                      json.dumps(context, sort_keys=True).encode())\n"
+                     "plain_key = None"),
+    ],
+    "10-share-document": [
+        ("added", "def grants_of(key_id, grantee):\n"
+                  "    return kms.list_grants(KeyId=key_id, GranteePrincipal=grantee)['Grants']"),
+        ("solution", "import base64, json\n"
+                     "from cryptography.hazmat.primitives.ciphers.aead import AESGCM\n"
+                     "import kms_course\n\n"
+                     "memo_context = {'owner': 'carol', 'doc_id': 'memo-1'}\n"
+                     "for old in grants_of(practice_key_id, dave_role):  # what an earlier run gave\n"
+                     "    kms.revoke_grant(KeyId=practice_key_id, GrantId=old['GrantId'])\n"
+                     "shared = kms.create_grant(KeyId=practice_key_id, GranteePrincipal=dave_role,\n"
+                     "                          Operations=['Decrypt'],\n"
+                     "                          Constraints={'EncryptionContextSubset': memo_context})\n"
+                     "dave_grant_id = shared['GrantId']\n"
+                     "as_dave = kms_course.client_as(dave_role)\n"
+                     "meta = s3.head_object(Bucket=practice_bucket, Key='mine/memo-1')['Metadata']\n"
+                     "key_for_dave = as_dave.decrypt(CiphertextBlob=base64.b64decode(meta['encrypted-data-key']),\n"
+                     "                               KeyId=practice_key_id, EncryptionContext=memo_context,\n"
+                     "                               GrantTokens=[shared['GrantToken']])['Plaintext']\n"
+                     "body = s3.get_object(Bucket=practice_bucket, Key='mine/memo-1')['Body'].read()\n"
+                     "dave_memo_text = AESGCM(key_for_dave).decrypt(\n"
+                     "    base64.b64decode(meta['nonce']), body, json.dumps(memo_context, sort_keys=True).encode())\n"
+                     "del key_for_dave"),
+    ],
+    "10-docstore": [
+        ("solution", "from kms_course.docstore import DocumentStore\n\n"
+                     "store = DocumentStore(kms, s3, practice_bucket, practice_key_id)\n"
+                     "store.put('plan-2025', 'erin', 'Quarterly plan: open the Lisbon office'.encode())\n"
+                     "for reader in (frank_role, grace_role):\n"
+                     "    store.share('plan-2025', reader)"),
+        ("solution", "frank_reads = store.get('plan-2025', frank_role)\n"
+                     "store.revoke('plan-2025', grace_role)"),
+    ],
+    "10-who-read": [("solution", (
+        "from kms_course import trail as course_trail\n\n"
+        "wanted = {'owner': 'henry', 'doc_id': 'ledger-9'}\n"
+        "\n\n"
+        "def reader_of(event):\n"
+        "    who = event['userIdentity']\n"
+        "    return who.get('sessionContext', {}).get('sessionIssuer', {}).get('arn') or who['arn']\n"
+        "\n\n"
+        "ledger_readers = sorted({\n"
+        "    reader_of(e) for e in course_trail.trail(key_id=practice_key_id, event_name='Decrypt')\n"
+        "    if not e.get('errorCode') and (e.get('requestParameters') or {}).get('encryptionContext') == wanted})"))],
 }
