@@ -9,14 +9,16 @@ alone cannot hide a side that is wrong in the same way as the other.
 
 Batched, so that the whole costs one grader run and one lab kernel per lesson:
 
-* for each lesson 01-08 and 10, five notebooks (:mod:`alternatives.variants`): ``full``, ``blank``,
+* for each lesson 01-08 and 10, four notebooks (:mod:`alternatives.variants`): ``full``, ``blank``,
   ``alt`` (every exercise answered by a correct solution written differently from the master,
-  :mod:`alternatives.solutions`), ``mixA`` (split, copied, added helper cell) and ``mixB``
-  (error after work, partial, ``kms_course.reset()`` in an answer);
+  :mod:`alternatives.solutions`; among them answers in two cells, i.e. split, and helpers in
+  added cells; plus a copied cell) and ``mixB`` (error after work, partial,
+  ``kms_course.reset()`` in an answer);
 * lesson 03 (7 points: 03-hmac-key 2, 03-signing-key 2, 03-alias-state 3), the lesson of the
-  report, also one notebook per case (``L03_FIXTURES``): a notebook showing 7/7 in the lab got
-  4-5/7 from the grader after a split, a copy, an added helper cell, a reset or an error after
-  the work.
+  report (a notebook showing 7/7 in the lab got 4-5/7 from the grader after a split, a copy, an
+  added helper cell, a reset or an error after the work), also two notebooks of its own
+  (``L03_FIXTURES``): a wrong attempt kept in a copy above the fixed one, and an answer written
+  below the stub left raising.
 
 All of them are graded in ONE ``kms-course grade`` run (one folder per fixture, holding its
 lesson notebooks); in the lab, one kernel per lesson runs that lesson's notebooks one after
@@ -54,58 +56,15 @@ FIXTURES = {
     "full": runner.with_answers,
     "blank": runner.student_version,
     "alt": variants.alternatives_notebook,
-    "mixA": variants.mix_a,
     "mixB": variants.mix_b,
 }
 
 L03 = "03_creating_and_describing_keys"
 HMAC, SIGNING, ALIAS = "03-hmac-key", "03-signing-key", "03-alias-state"
-FULL = {HMAC: 2, SIGNING: 2, ALIAS: 3}
 
 
 def _full():
     return runner.with_answers(L03)
-
-
-def _partial():
-    return runner.with_answers(L03, {HMAC: runner.solution_source(HMAC)})
-
-
-def _split():
-    return runner.split(_full(), ALIAS, 2)  # create_key + create_alias | describe_key
-
-
-def _copied():
-    nb = _full()
-    cell = runner.solution_cell(nb, SIGNING)
-    copy = nbformat.from_dict(dict(cell))
-    copy["id"] = "copied-signing"
-    copy.source = "signing_key_id = signing_key_id  # my copy of the cell above, kept"
-    nb.cells.insert(nb.cells.index(cell) + 1, copy)
-    return nb
-
-
-def _helper():
-    nb = _full()
-    runner.solution_cell(nb, HMAC).source = "hmac_key_id = make_hmac_key()"
-    return runner.add_cell_before(nb, HMAC, (
-        "def make_hmac_key():\n"
-        "    response = kms.create_key(KeyUsage='GENERATE_VERIFY_MAC', KeySpec='HMAC_256')\n"
-        "    return response['KeyMetadata']['KeyId']"))
-
-
-def _reset():
-    nb = _full()
-    cell = runner.solution_cell(nb, ALIAS)
-    cell.source = "import kms_course\nkms_course.reset()\n" + cell.source
-    return nb
-
-
-def _error_after_work():
-    nb = _full()
-    cell = runner.solution_cell(nb, SIGNING)
-    cell.source += "\nprint(signing_key_arn)  # a name never defined"
-    return nb
 
 
 def _wrong_then_fixed_copy():
@@ -132,13 +91,9 @@ def _stub_left():
     return nb
 
 
-L03_FIXTURES = {  # "full" and "blank" are the batch's own
-    "partial": (_partial, {HMAC: 2, SIGNING: 0, ALIAS: 0}),
-    "split": (_split, FULL),
-    "copied": (_copied, FULL),
-    "helper": (_helper, FULL),
-    "reset": (_reset, FULL),  # each check ran before the reset of a later answer
-    "errorafterwork": (_error_after_work, {HMAC: 2, SIGNING: 0, ALIAS: 3}),
+#: Lesson 03's own cases, beyond the batch's (whose alt and mixB notebooks hold a split, a
+#: copy, a helper cell, a partial answer, a reset and an error after the work in every lesson).
+L03_FIXTURES = {
     "wrongthenfixed": (_wrong_then_fixed_copy, {HMAC: 0, SIGNING: 2, ALIAS: 3}),
     "stubleft": (_stub_left, {HMAC: 2, SIGNING: 0, ALIAS: 3}),
 }
@@ -250,10 +205,10 @@ def test_lesson_03_cases_agree_exactly(both_sides, name):
 
 def test_the_lab_says_first_that_an_exercise_cell_raised(both_sides):
     _needs_l03()
-    shown = both_sides["lab"][("l03-errorafterwork", L03)][1][SIGNING][-1]
-    assert "NOT YET 03-signing-key: 0/2 points. Your exercise cell raised NameError on line 7: " \
+    shown = both_sides["lab"][("mixB", L03)][1][HMAC][-1]  # its answer raised after the work
+    assert "NOT YET 03-hmac-key: 0/2 points. Your exercise cell raised NameError on line 3: " \
            "fix it and run it again." in shown
-    graded = both_sides["graded"]["l03-errorafterwork"]["messages"][SIGNING]
+    graded = both_sides["graded"]["mixB"]["messages"][HMAC]
     assert graded.startswith("Your solution cell did not run to the end (NameError: ")
 
 
@@ -310,3 +265,6 @@ def test_every_exercise_of_the_lessons_has_an_alternative_unlike_the_master():
             assert ex in ALTERNATIVES, f"{ex} has no alternative solution"
             text = "\n".join(source for _kind, source in ALTERNATIVES[ex])
             assert text.split() != variants.master_answer(ex, lesson).split(), ex
+        kinds = [[k for k, _ in ALTERNATIVES[ex]] for ex in runner.exercises_of(lesson)]
+        assert any(k.count("solution") > 1 for k in kinds), f"{lesson}: no answer in two cells"
+        assert any("added" in k for k in kinds), f"{lesson}: no helper in an added cell"

@@ -43,11 +43,12 @@ ALTERNATIVES: dict[str, list[tuple[str, str]]] = {
                      "max_ciphertext = encrypt_bytes(limit_key_arn, LIMIT)"),
     ],
     # ---- 02: KMS keys vs data keys
-    "02-data-key": [("solution", (
-        "doc_key_id = kms.create_key(Description='documents')['KeyMetadata']['KeyId']\n"
-        "doc_plaintext_key, doc_encrypted_key = (\n"
-        "    lambda r: (r['Plaintext'], r['CiphertextBlob'])\n"
-        ")(kms.generate_data_key(KeyId=doc_key_id, NumberOfBytes=32))  # 32 bytes = AES_256"))],
+    "02-data-key": [
+        ("solution", "doc_key_id = kms.create_key(Description='documents')['KeyMetadata']['KeyId']"),
+        ("solution", "doc_plaintext_key, doc_encrypted_key = (\n"
+                     "    lambda r: (r['Plaintext'], r['CiphertextBlob'])\n"
+                     ")(kms.generate_data_key(KeyId=doc_key_id, NumberOfBytes=32))  # 32 bytes = AES_256"),
+    ],
     "02-aes128-data-key": [("solution", _NEW_CLIENT + (
         "kms.create_alias(AliasName='alias/small-keys',\n"
         "                 TargetKeyId=my_kms.create_key()['KeyMetadata']['KeyId'])\n"
@@ -62,9 +63,10 @@ ALTERNATIVES: dict[str, list[tuple[str, str]]] = {
                      "encrypted_keys = {name: new_data_key(documents_key_id) for name in names}"),
     ],
     # ---- 03: creating and describing keys
-    "03-hmac-key": [("solution", (
-        "settings = dict(KeyUsage='GENERATE_VERIFY_MAC', KeySpec='HMAC_256')\n"
-        "hmac_key_id = kms.create_key(**settings)['KeyMetadata']['Arn']  # the key ARN"))],
+    "03-hmac-key": [
+        ("added", "HMAC_KEY = dict(KeyUsage='GENERATE_VERIFY_MAC', KeySpec='HMAC_256')  # my settings"),
+        ("solution", "hmac_key_id = kms.create_key(**HMAC_KEY)['KeyMetadata']['Arn']  # the key ARN"),
+    ],
     "03-signing-key": [("solution", _NEW_CLIENT + (
         "metadata = my_kms.create_key(KeySpec='RSA_2048', KeyUsage='SIGN_VERIFY',\n"
         "                             Description='Invoice signing key')['KeyMetadata']\n"
@@ -94,12 +96,13 @@ ALTERNATIVES: dict[str, list[tuple[str, str]]] = {
                      "salary_ciphertext = kms.encrypt(KeyId='alias/payroll', Plaintext=b'salary: 5000',\n"
                      "                                EncryptionContext=PAYROLL)['CiphertextBlob']"),
     ],
-    "04-byte-limit": [("solution", (
-        "accent_key_id = kms.create_key()['KeyMetadata']['KeyId']\n"
-        "text = ''\n"
-        "while len((text + 'é').encode('utf-8')) <= 4096:\n"
-        "    text += 'é'\n"
-        "accent_ciphertext = kms.encrypt(KeyId=accent_key_id, Plaintext=text.encode())['CiphertextBlob']"))],
+    "04-byte-limit": [
+        ("solution", "text = ''\n"
+                     "while len((text + 'é').encode('utf-8')) <= 4096:\n"
+                     "    text += 'é'"),
+        ("solution", "accent_key_id = kms.create_key()['KeyMetadata']['KeyId']\n"
+                     "accent_ciphertext = kms.encrypt(KeyId=accent_key_id, Plaintext=text.encode())['CiphertextBlob']"),
+    ],
     # ---- 05: data keys and envelope encryption
     "05-generate-data-key": [("solution", _NEW_CLIENT + (
         "dk_key_id = my_kms.create_key()['KeyMetadata']['Arn']\n"
@@ -153,14 +156,18 @@ ALTERNATIVES: dict[str, list[tuple[str, str]]] = {
         ("solution", "kms.rotate_key_on_demand(KeyId=ondemand_key_id)\n"
                      "assert kms.decrypt(CiphertextBlob=ondemand_old_ciphertext)['Plaintext'] == b'before rotation'"),
     ],
-    "06-cannot-rotate": [("solution", (
-        "from botocore.exceptions import ClientError\n\n"
-        "mac_key_id = kms.create_key(KeyUsage='GENERATE_VERIFY_MAC', KeySpec='HMAC_512')['KeyMetadata']['Arn']\n"
-        "try:\n"
-        "    kms.enable_key_rotation(KeyId=mac_key_id)\n"
-        "    mac_rotation_error = None\n"
-        "except ClientError as error:\n"
-        "    mac_rotation_error = error.response['Error']['Code']"))],
+    "06-cannot-rotate": [
+        ("added", "from botocore.exceptions import ClientError\n\n\n"
+                  "def error_code(call, **arguments):\n"
+                  "    \"\"\"The code of the error KMS answers to call(**arguments), or None.\"\"\"\n"
+                  "    try:\n"
+                  "        call(**arguments)\n"
+                  "    except ClientError as error:\n"
+                  "        return error.response['Error']['Code']\n"
+                  "    return None"),
+        ("solution", "mac_key_id = kms.create_key(KeyUsage='GENERATE_VERIFY_MAC', KeySpec='HMAC_512')['KeyMetadata']['Arn']\n"
+                     "mac_rotation_error = error_code(kms.enable_key_rotation, KeyId=mac_key_id)"),
+    ],
     # ---- 07: key deletion
     "07-disable-key": [("solution", (
         "from botocore.exceptions import ClientError\n\n"

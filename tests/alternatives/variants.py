@@ -3,10 +3,9 @@
 One notebook carries several cases, one per exercise, so that a lesson costs a few kernels, not
 one per case (issue 11, items 2, 4 and 7):
 
-* ``alt``: every answer replaced by its alternative (:mod:`alternatives.solutions`);
-* ``mixA``: the first exercise's answer split in two cells (JupyterLab's Split Cell), the second
-  copied (the copy kept, its code turned into comments), the third's first part moved into a
-  helper function in a cell the student added above it;
+* ``alt``: every answer replaced by its alternative (:mod:`alternatives.solutions`), which
+  include answers in two cells (as after JupyterLab's Split Cell) and helpers in cells the
+  student added; the first exercise's cell also copied (the copy kept, its code as comments);
 * ``mixB``: the first exercise raises after its work (a name never defined), the second left as
   the stub (a partial notebook), the last starts with ``kms_course.reset()``;
 * ``full`` and ``blank``: the master's answers, and the student version as released.
@@ -91,25 +90,17 @@ def _replace_answer(nb, ex: str, cells: list[tuple[str, str]], tag: str):
 
 
 def alternatives_notebook(lesson: str):
-    nb = runner.with_answers(lesson)
-    for ex in runner.exercises_of(lesson):
-        _replace_answer(nb, ex, ALTERNATIVES[ex], "alt")
-    return nb
-
-
-def mix_a(lesson: str):
+    """Every answer replaced by its alternative; the first exercise's last cell also copied (a
+    copy kept below it, its code turned into notes). Every lesson's alternatives hold at least
+    one answer in two cells (a split) and one with a helper in an added cell."""
     nb = runner.with_answers(lesson)
     exs = runner.exercises_of(lesson)
-    first, second = halves(master_answer(exs[0], lesson))
-    _replace_answer(nb, exs[0], [("solution", first), ("solution", second)], "split")
-    text = master_answer(exs[1], lesson)
-    notes = "# my copy of the cell above, kept as notes\n" + textwrap.indent(text, "# ")
-    _replace_answer(nb, exs[1], [("solution", text), ("solution", notes)], "copy")
-    first, rest = halves(master_answer(exs[2], lesson))
-    helper = ("def first_steps():\n    global " + ", ".join(bound_names(first)) + "\n"
-              + textwrap.indent(first, "    "))
-    _replace_answer(nb, exs[2], [("added", helper), ("solution", "first_steps()\n" + rest)],
-                    "helper")
+    for ex in exs:
+        cells = list(ALTERNATIVES[ex])
+        if ex == exs[0]:
+            notes = "# my copy of the cell above, kept as notes\n" + textwrap.indent(cells[-1][1], "# ")
+            cells.append(("solution", notes))
+        _replace_answer(nb, ex, cells, "alt")
     return nb
 
 
