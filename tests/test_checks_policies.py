@@ -312,6 +312,20 @@ def test_retire_fails_while_another_grant_still_lets_the_auditor_decrypt(kms, ro
     assert_passes(kms, "08-retire-grant", **grant_answers(key, first))
 
 
+def test_retire_fails_when_the_owner_revoked_the_grant_instead(kms, roles):
+    """Bug: a grant revoked by the key's owner passed 08-retire-grant, which asks the auditor to
+    retire it (issue 11 item 5: the check proves the work from the trail)."""
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    grant = give(kms, key)
+    kms.revoke_grant(KeyId=key, GrantId=grant["GrantId"])
+    assert_fails(kms, "08-retire-grant", "docstore-auditor did not retire it",
+                 **grant_answers(key, grant))
+    other = give(kms, key)  # a retire by someone else's grant token is no retire of this one
+    client_as(ARN[lesson.AUDITOR_ROLE]).retire_grant(GrantToken=other["GrantToken"])
+    assert_fails(kms, "08-retire-grant", "docstore-auditor did not retire it",
+                 **grant_answers(key, grant))
+
+
 def test_every_exercise_of_the_lesson_is_registered_with_its_points():
     from kms_course.exercises import for_lesson
 

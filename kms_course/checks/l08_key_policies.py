@@ -404,6 +404,39 @@ def _(kms: Any, answers: Answers) -> None:
                     "the grant (and no policy) may allow anything but Decrypt.")
 
 
+def _require_retired_by_auditor(key_arn: str, grant_id: str, token: str) -> None:
+    """The grant went by a RetireGrant that docstore-auditor made, by the sandbox's trail (not a
+    RevokeGrant by the key's owner: the exercise is the retiring principal's retire; RetireGrant
+    takes the grant token, or the key ID and grant ID:
+    https://docs.aws.amazon.com/kms/latest/APIReference/API_RetireGrant.html).
+
+    Raises:
+        CheckFailed: the trail shows no such call (nothing is checked on real AWS: no trail).
+    """
+    from kms_course import trail
+    from kms_course.sandbox import SandboxError
+
+    try:
+        events = trail.trail(event_name="RetireGrant")
+    except SandboxError:  # real AWS: CloudTrail, not the sandbox's trail
+        return
+    auditor = role_arn(key_arn, AUDITOR_ROLE)
+    for event in events:
+        identity = event.get("userIdentity") or {}
+        issuer = ((identity.get("sessionContext") or {}).get("sessionIssuer") or {}).get("arn")
+        params = event.get("requestParameters") or {}
+        if event.get("errorCode") or (issuer or identity.get("arn")) != auditor:
+            continue
+        if params.get("grantToken") == token or params.get("grantId") == grant_id:
+            return
+    raise CheckFailed(
+        "The grant is gone, but docstore-auditor did not retire it (the trail shows no "
+        "RetireGrant of it by the auditor; a revoke by the key's owner is not the exercise): run "
+        "the cell of the previous exercise again for a new grant, then retire it as the auditor "
+        "with client_as(auditor_role).retire_grant(GrantToken=audit_grant_token)."
+    )
+
+
 @exercise(
     "08-retire-grant",
     lesson=LESSON,
@@ -413,11 +446,12 @@ def _(kms: Any, answers: Answers) -> None:
     answers=("grant_key_id", "audit_grant_id", "audit_grant_token"),
 )
 def _(kms: Any, answers: Answers) -> None:
-    meta, grant_id, _token = _grant_answers(kms, answers)
+    meta, grant_id, token = _grant_answers(kms, answers)
     arn = meta["Arn"]
     if any(g["GrantId"] == grant_id for g in _grants(kms, arn)):
         raise CheckFailed("The grant in `audit_grant_id` is still listed by ListGrants: retire it "
                           "as the auditor with retire_grant(GrantToken=audit_grant_token).")
+    _require_retired_by_auditor(arn, grant_id, token)
     doc = context("contract-7")
     blob = _root_encrypts(kms, meta, doc, b"audit over", "grant_key_id")
     Actor(role_arn(arn, AUDITOR_ROLE)).may_not(
