@@ -404,10 +404,24 @@ SALARY_CONTEXT = {"employee_id": "E-1001", "purpose": "payroll"}
 def test_round_trip_passes(kms):
     key = new_key(kms)
     blob = kms.encrypt(KeyId=key, Plaintext=REPORT)["CiphertextBlob"]
+    text = kms.decrypt(CiphertextBlob=blob, KeyId=key)["Plaintext"].decode("utf-8")
     result = verdict(
-        kms, "04-round-trip", report_key_id=key, report_ciphertext=blob, report_plaintext=REPORT
+        kms, "04-round-trip", report_key_id=key, report_ciphertext=blob, report_plaintext=text
     )
     assert result.passed, result.text()
+
+
+def test_round_trip_fails_on_typed_in_text_even_checked_twice(kms):
+    """Bug: the text typed in, with no Decrypt at all, passed (issue 11 item 5); the check's
+    own Decrypt (marked in its User-Agent) must not count as the student's on a second check."""
+    key = new_key(kms)
+    blob = kms.encrypt(KeyId=key, Plaintext=REPORT)["CiphertextBlob"]
+    for _ in range(2):
+        assert_fails(
+            verdict(kms, "04-round-trip", report_key_id=key, report_ciphertext=blob,
+                    report_plaintext=REPORT),
+            "no record of a Decrypt with the key in `report_key_id`",
+        )
 
 
 def test_round_trip_fails_on_bytes_plaintext(kms):

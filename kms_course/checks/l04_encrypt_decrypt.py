@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -22,9 +24,11 @@ from botocore.exceptions import ClientError
 from kms_course.checks._common import (
     b64decode_text,
     bytes_answer,
+    calls,
     decrypt_or_fail,
     describe_answer_key,
     require_plaintext,
+    succeeded,
 )
 from kms_course.exercises import Answers, CheckFailed, exercise
 
@@ -36,6 +40,27 @@ SALARY_TEXT = b"salary: 5000"
 SALARY_CONTEXT = {"employee_id": "E-1001", "purpose": "payroll"}
 #: 'é' is 2 bytes in UTF-8, so 2048 of them fill Encrypt's 4096-byte maximum exactly.
 ACCENT_PLAINTEXT = ("é" * 2048).encode("utf-8")
+
+
+#: Added to the User-Agent of the check's own calls, which the sandbox's trail records
+#: (``userAgent``), so that a check never takes its own Decrypt for the student's.
+CHECK_AGENT = "kms-course-check"
+
+
+@contextmanager
+def _as_check(kms: Any) -> Iterator[Any]:
+    """``kms`` whose calls, inside the ``with``, carry :data:`CHECK_AGENT` in their User-Agent
+    (botocore's ``before-sign`` event: https://botocore.amazonaws.com/v1/documentation/api/latest/topics/events.html)."""
+    def mark(request: Any, **_: Any) -> None:
+        agent = request.headers.get("User-Agent", "")
+        agent = agent.decode("ascii", "replace") if isinstance(agent, bytes) else agent
+        request.headers["User-Agent"] = f"{agent} {CHECK_AGENT}".strip()
+
+    kms.meta.events.register("before-sign.kms", mark, unique_id=CHECK_AGENT)
+    try:
+        yield kms
+    finally:
+        kms.meta.events.unregister("before-sign.kms", unique_id=CHECK_AGENT)
 
 
 def decrypt_answer(kms: Any, blob: bytes, what: str, **params: Any) -> bytes:
@@ -74,7 +99,8 @@ def decrypt_answer(kms: Any, blob: bytes, what: str, **params: Any) -> bytes:
 def _round_trip(kms: Any, answers: Answers) -> None:
     metadata = describe_answer_key(kms, answers, "report_key_id")
     blob = bytes_answer(answers, "report_ciphertext")
-    plaintext = decrypt_answer(kms, blob, "`report_ciphertext`", KeyId=metadata["Arn"])
+    with _as_check(kms):
+        plaintext = decrypt_answer(kms, blob, "`report_ciphertext`", KeyId=metadata["Arn"])
     if plaintext != REPORT_TEXT.encode("utf-8"):
         raise CheckFailed(
             f"`report_ciphertext` decrypts to {plaintext[:40]!r}, not {REPORT_TEXT!r}."
@@ -86,6 +112,15 @@ def _round_trip(kms: Any, answers: Answers) -> None:
         )
     if text != REPORT_TEXT:
         raise CheckFailed(f"`report_plaintext` is {text!r}; expected {REPORT_TEXT!r}.")
+    history = calls(metadata["Arn"], "Decrypt")
+    if history is not None and not any(
+        CHECK_AGENT not in str(e.get("userAgent") or "") for e in succeeded(history)
+    ):
+        raise CheckFailed(
+            "The sandbox has no record of a Decrypt with the key in `report_key_id`: decrypt "
+            "report_ciphertext with kms.decrypt and turn its Plaintext into text (typing the "
+            "text in is not the exercise)."
+        )
 
 
 @exercise(
