@@ -473,6 +473,23 @@ def test_05_deferred_data_key_passes(kms):
     )
 
 
+def test_05_deferred_data_key_fails_when_the_plaintext_came_at_once(kms):
+    """Bug: a data key from generate_data_key (its plaintext returned at once) passed the
+    exercise on generate_data_key_without_plaintext (issue 11 item 5)."""
+    key = new_key(kms)
+    edk = kms.generate_data_key(KeyId=key, KeySpec="AES_256",
+                                EncryptionContext=DEFERRED_CONTEXT)["CiphertextBlob"]
+    plaintext_key = kms.decrypt(CiphertextBlob=edk, EncryptionContext=DEFERRED_CONTEXT)["Plaintext"]
+    nonce = os.urandom(12)
+    aad = json.dumps(DEFERRED_CONTEXT, sort_keys=True).encode()
+    sealed = {"encrypted_data_key": edk, "nonce": nonce,
+              "ciphertext": AESGCM(plaintext_key).encrypt(nonce, b"nightly export", aad)}
+    assert_fails(
+        kms, "05-deferred-data-key", "no record of kms.generate_data_key_without_plaintext",
+        deferred_key_id=key, deferred_encrypted_data_key=edk, deferred_sealed=sealed,
+    )
+
+
 def test_05_deferred_data_key_fails_when_sealed_with_another_data_key(kms):
     key = new_key(kms)
     edk, _ = deferred(kms, key)

@@ -30,6 +30,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kms_course.checks._common import (
+    calls,
     describe_answer_key,
     int_answer,
     require_bytes,
@@ -224,6 +225,13 @@ def _(kms: Any, answers: Answers) -> None:
 )
 def _(kms: Any, answers: Answers) -> None:
     meta = describe_answer_key(kms, answers, "deferred_key_id")
+    made = calls(meta["Arn"], "GenerateDataKeyWithoutPlaintext")
+    if made is not None and not any(not e.get("errorCode") for e in made):
+        raise CheckFailed(
+            "The sandbox has no record of kms.generate_data_key_without_plaintext with the key "
+            "in `deferred_key_id`: the exercise is a data key whose plaintext copy KMS does not "
+            "return now (generate_data_key returns it at once)."
+        )
     encrypted_data_key = answers.get("deferred_encrypted_data_key")
     decrypt_data_key(
         kms, encrypted_data_key, meta["Arn"], DEFERRED_CONTEXT, "deferred_encrypted_data_key"
