@@ -252,8 +252,28 @@ def _use_sandbox_environment(region_name: str) -> None:
     # Never read the user's own ~/.aws files inside the sandbox.
     os.environ["AWS_CONFIG_FILE"] = os.devnull
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-    # A session created earlier may hold no (or real) credentials: start from a fresh one.
-    boto3.DEFAULT_SESSION = None
+    # A session created earlier may hold no (or real) credentials: start from a fresh one,
+    # unless it is the one a grading kernel inherits from its zygote (trust_default_session)
+    if _TRUSTED_SESSION is None or boto3.DEFAULT_SESSION is not _TRUSTED_SESSION:
+        boto3.DEFAULT_SESSION = None
+
+
+#: boto3's default session when a grading kernel's zygote made it (see trust_default_session).
+_TRUSTED_SESSION: Any = None
+
+
+def trust_default_session() -> None:
+    """Let the sandbox keep boto3's current default session when it starts, instead of
+    replacing it (what it does with any session made before it, which may hold no or real
+    credentials).
+
+    Only for a session that has never looked up credentials and reads no AWS config files:
+    the kernel zygote's (:func:`kms_course.grading.zygote._warm_botocore`), made in an
+    environment with empty config files and no credentials, whose loaded service models every
+    grading kernel then reuses (parsing them again costs ~0.1 s of CPU per kernel).
+    """
+    global _TRUSTED_SESSION
+    _TRUSTED_SESSION = boto3.DEFAULT_SESSION
 
 
 def _start_moto(region_name: str | None) -> None:
@@ -278,7 +298,10 @@ def _check_region(region_name: str | None, backend: str) -> None:
     import re
 
     known = set()
-    session = botocore.session.get_session()
+    # boto3's default session when there is one (a grading kernel inherits it warm from its
+    # zygote, kms_course.grading.zygote); else a new botocore session, so that no default
+    # session is made before the sandbox has set the environment it reads
+    session = boto3.DEFAULT_SESSION or botocore.session.get_session()
     for partition in session.get_available_partitions():
         known.update(session.get_available_regions("kms", partition_name=partition))
     if region_name in known:

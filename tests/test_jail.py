@@ -298,8 +298,16 @@ def test_a_dead_jailed_kernel_is_reaped_while_its_jail_lives(server):
             await km.start_kernel(cwd=jail.HOME,
                                   env=server.kernel_env(f"{jail.HOME}/.kms-course", jailed=True))
             pid = km.provisioner.pid
-            parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            assert parent == _ZYGOTE._proc.pid  # not 1: the zygote reaps it
+
+            def parent() -> int:
+                return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+            # its launcher writes the pid and then exits: until it has, it is the parent (a
+            # race seen under load in CI-like runs)
+            deadline = time.monotonic() + 10
+            while parent() != _ZYGOTE._proc.pid and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            assert parent() == _ZYGOTE._proc.pid  # not 1: the zygote reaps it
             os.kill(pid, signal.SIGKILL)
             deadline = time.monotonic() + 10
             while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
