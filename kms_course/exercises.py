@@ -251,7 +251,8 @@ def check(exercise_id: str, *, quiet: bool = False) -> None:
     Hints step up (:func:`kms_course.nudges.stepped_hint`): the first two failures of an exercise
     in this kernel show its nudge, the third and later its full hint; a failure counts when the
     check judged the work (not when the answer cells did not run to the end), and a pass resets
-    nothing. The grader (:func:`run_check`) always gives the full hint. Returns None, so a check cell shows only the verdict line; use
+    nothing. The grader (:func:`run_check`) always gives the full hint.
+    Returns None, so a check cell shows only the verdict line; use
     :func:`run_check` to get the :class:`Verdict` itself.
 
     Raises:

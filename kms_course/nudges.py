@@ -151,4 +151,5 @@ def stepped_hint(exercise_id: str, full_hint: str, failures: int) -> str:
         return full_hint
     left = FULL_HINT_FROM - failures
     more = "one more failed check" if left == 1 else f"{left} more failed checks"
-    return f"{nudge(exercise_id)} (Still stuck? {more} of this exercise and the hint gives the calls.)"
+    return (f"{nudge(exercise_id)} (Still stuck? {more} of this exercise and the hint gives "
+            "the calls.)")

@@ -22,7 +22,8 @@ def test_the_transforms_package_still_gives_the_step_functions():
     from kms_course import transforms
     from kms_course.transforms import RELEASE_STEPS, strip_hidden
 
-    assert callable(strip_hidden) and strip_hidden.__module__ == "kms_course.transforms.strip_hidden"
+    assert callable(strip_hidden)
+    assert strip_hidden.__module__ == "kms_course.transforms.strip_hidden"
     assert [s.__name__ for s in RELEASE_STEPS] == [
         "strip_hidden", "clear_solutions", "clear_outputs", "lock_cells"]
     assert transforms.take_master_cells.__name__ == "take_master_cells"

@@ -221,7 +221,8 @@ def test_the_lab_names_which_part_of_the_answer_raised(both_sides):
 CASES = [(name, lesson) for lesson in LESSONS for name in FIXTURES]
 
 
-@pytest.mark.parametrize("name, lesson", CASES, ids=[f"{lesson[:2]}-{name}" for name, lesson in CASES])
+@pytest.mark.parametrize("name, lesson", CASES,
+                         ids=[f"{lesson[:2]}-{name}" for name, lesson in CASES])
 def test_lab_and_grader_agree_with_the_expected_points(both_sides, name, lesson):
     want = expected(name, lesson)
     lab_points, runs = both_sides["lab"][(name, lesson)]

@@ -49,8 +49,11 @@ CHECK_AGENT = "kms-course-check"
 
 @contextmanager
 def _as_check(kms: Any) -> Iterator[Any]:
-    """``kms`` whose calls, inside the ``with``, carry :data:`CHECK_AGENT` in their User-Agent
-    (botocore's ``before-sign`` event: https://botocore.amazonaws.com/v1/documentation/api/latest/topics/events.html)."""
+    """``kms`` whose calls, inside the ``with``, carry :data:`CHECK_AGENT` in their User-Agent.
+
+    Uses botocore's ``before-sign`` event
+    (https://botocore.amazonaws.com/v1/documentation/api/latest/topics/events.html).
+    """
     def mark(request: Any, **_: Any) -> None:
         agent = request.headers.get("User-Agent", "")
         agent = agent.decode("ascii", "replace") if isinstance(agent, bytes) else agent

@@ -137,7 +137,8 @@ def with_attempts(nb, lesson: str, unstuck: dict[str, str] | None = None):
     answer, the student ran :func:`wrong_attempts` in the same cell and checked each.
 
     ``unstuck[ex]``: after the attempts the correct answer runs and is stuck on what they made;
-    then the student runs this cell, as that check told them, and the correct answer again. Returns a new notebook (its check cells in order: attempts, then the last)."""
+    then the student runs this cell, as that check told them, and the correct answer again.
+    Returns a new notebook (its check cells in order: attempts, then the last)."""
     run = copy.deepcopy(nb)
     for ex in runner.exercises_of(lesson):
         cell = runner.solution_cell(run, ex)
@@ -162,7 +163,8 @@ def verdict_runs(ran) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for cell in ran.cells:
         if is_check(cell):
-            text = "".join(o.get("text", "") + str(o.get("evalue", "")) for o in cell.get("outputs", []))
+            text = "".join(o.get("text", "") + str(o.get("evalue", ""))
+                           for o in cell.get("outputs", []))
             out.setdefault(exercise_id(cell), []).append(text)
     return out
 
