@@ -28,6 +28,35 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 LESSONS = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
+SIGNING = "09_asymmetric_keys_signing_and_macs"
+#: 09-verify-offline asks for offline verification and refuses a KMS Verify call (the trail
+#: shows it), skipping the checks' own calls, which carry a User-Agent mark: this answer calls
+#: Verify with the mark copied into its own User-Agent (found by the lesson 09 trial).
+FORGED_MARK = """
+vendor_public_key = kms.get_public_key(KeyId=vendor_key_id)["PublicKey"]
+def _mark(request, **_):
+    request.headers["User-Agent"] = "Boto3 kms-course-check/09"
+kms.meta.events.register("before-sign.kms", _mark)
+genuine = []
+for received, signature in zip(vendor_messages, vendor_signatures):
+    try:
+        genuine.append(kms.verify(KeyId=vendor_key_id, Message=received, Signature=signature,
+                                  MessageType="RAW", SigningAlgorithm="ECDSA_SHA_256")["SignatureValid"])
+    except kms.exceptions.KMSInvalidSignatureException:
+        genuine.append(False)
+kms.meta.events.unregister("before-sign.kms", _mark)
+"""
+
+
+def _forged_mark_submission():
+    nb = nbformat.read(NOTEBOOKS / f"{SIGNING}.ipynb", 4)
+    for cell in nb.cells:
+        meta = cell.metadata.get("kms_course") or {}
+        if meta.get("exercise") == "09-verify-offline" and meta.get("role") == "solution":
+            cell.source = FORGED_MARK
+    return nb
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("lessons")
@@ -37,8 +66,11 @@ def graded(tmp_path_factory):
         shutil.copy(NOTEBOOKS / f"{lesson}.ipynb", root / "solved" / f"{lesson}.ipynb")
         released = apply(nbformat.read(NOTEBOOKS / f"{lesson}.ipynb", 4), RELEASE_STEPS)
         nbformat.write(released, root / "blank" / f"{lesson}.ipynb")
+    (root / "forged-mark").mkdir()
+    nbformat.write(_forged_mark_submission(), root / "forged-mark" / f"{SIGNING}.ipynb")
     out = root / "out"
-    code = cli.main(["grade", str(root / "solved"), str(root / "blank"), "--out", str(out),
+    code = cli.main(["grade", str(root / "solved"), str(root / "blank"), str(root / "forged-mark"),
+                     "--out", str(out),
                      "--no-progress", "--timeout", "300"])
     results = {}
     for path in (out / "results").rglob("*.json"):
@@ -63,3 +95,13 @@ def test_released_lessons_earn_nothing_and_run_clean(graded, lesson):
     result = results[("blank", lesson)]
     assert result["status"] == "ok", (result["status"], result["messages"])
     assert result["total"] == 0
+
+
+def test_a_submission_cannot_hide_its_calls_behind_the_checks_mark(graded):
+    _, results = graded
+    result = results[("forged-mark", SIGNING)]
+    exercises = result["exercises"]
+    assert exercises["09-verify-offline"]["passed"] is False, exercises["09-verify-offline"]
+    assert "Verify" in exercises["09-verify-offline"]["message"]
+    others = {k: v["passed"] for k, v in exercises.items() if k != "09-verify-offline"}
+    assert all(others.values()), others

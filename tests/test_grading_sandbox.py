@@ -77,3 +77,25 @@ def test_a_new_channel_works_after_many_closed(server):
         conn.request("GET", "/moto-api/data.json")
         assert conn.getresponse().status == 200
         conn.close()
+
+
+@pytest.mark.parametrize("agent", [
+    "Boto3/1.35 kms-course-check",
+    "Boto3/1.35 kms-course-check/09",
+    "Boto3/1.35 xKMS-COURSE-CHECK",
+    "kms-kms-course-checkcourse-check/09",
+])
+def test_a_students_calls_cannot_carry_the_checks_mark(agent):
+    """Checks (lessons 04 and 09) skip trail events whose userAgent holds their mark; a
+    submission that copied it into its own calls would hide them (found by the lesson 09 trial)."""
+    from werkzeug.test import Client
+    from werkzeug.wrappers import Response
+
+    from kms_course.checks.l04_encrypt_decrypt import CHECK_AGENT as CHECK_04
+    from kms_course.checks.l09_signing import CHECK_AGENT as CHECK_09
+
+    def echo(environ, start_response):
+        return Response(environ.get("HTTP_USER_AGENT", ""))(environ, start_response)
+
+    seen = Client(sandbox.StudentSide(echo)).get("/", headers={"User-Agent": agent}).get_data(True)
+    assert CHECK_04.lower() not in seen.lower() and CHECK_09 not in seen

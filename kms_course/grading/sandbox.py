@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -113,6 +114,38 @@ class GuardedApp:
         return self.app(environ, start_response)
 
 
+#: The mark the checks put in the User-Agent of their own KMS calls, which the trail records
+#: (``userAgent``), so that a check never takes its own call for the student's
+#: (``kms_course.checks.l04_encrypt_decrypt.CHECK_AGENT``, ``l09_signing.CHECK_AGENT``).
+CHECK_AGENT_PREFIX = "kms-course-check"
+
+
+class StudentSide:
+    """WSGI wrapper for the requests of a student's kernel (its channel): any User-Agent token
+    holding :data:`CHECK_AGENT_PREFIX` loses it, so a submission cannot pass its own
+    calls off as a check's and hide them from the checks that read the trail. The grader's own
+    client reaches the server without it (over loopback TCP).
+    """
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Any):
+        agent = environ.get("HTTP_USER_AGENT")
+        if agent:
+            environ["HTTP_USER_AGENT"] = without_check_mark(agent)
+        return self.app(environ, start_response)
+
+
+def without_check_mark(agent: str) -> str:
+    """``agent`` with every occurrence of :data:`CHECK_AGENT_PREFIX` removed, in any case,
+    until none is left (so no split or nested spelling puts one back together)."""
+    pattern = re.compile(re.escape(CHECK_AGENT_PREFIX), re.IGNORECASE)
+    while pattern.search(agent):
+        agent = pattern.sub("", agent)
+    return agent
+
+
 class GradingServer:
     """A guarded course moto server on a free loopback port, in a thread of this process.
 
@@ -146,7 +179,7 @@ class GradingServer:
         listener closed) on exit, so no later submission can reach it."""
         folder = tempfile.mkdtemp(prefix="kms-chan-")
         path = os.path.join(folder, "sandbox.sock")
-        httpd = _serve(f"unix://{path}", 0, self.app)
+        httpd = _serve(f"unix://{path}", 0, StudentSide(self.app))
         try:
             yield path
         finally:
