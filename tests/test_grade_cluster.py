@@ -151,3 +151,29 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(cluster, tmp_pat
     assert all(r["status"] == "ok" for r in rows.values()), rows
     results = list((out / "results").rglob("*.json"))
     assert len(results) == len(CLASS)  # one result per student, none twice
+
+
+def test_the_local_cluster_grades_like_the_pool(tmp_path, monkeypatch):
+    """``--executor dask``: the embedded LocalCluster (forked from its preloaded forkserver)."""
+    monkeypatch.setenv("PYTHONPATH", _env()["PYTHONPATH"])
+    masters = fixture.write_masters(tmp_path / "masters")
+    subs = _write_class(tmp_path / "subs", CLASS)
+    rows = _grade(subs, tmp_path / "out", masters, "--executor", "dask", "--jobs", "2")
+    assert {s: r["exercises"] for s, r in rows.items()} == EXPECTED
+    assert all(r["status"] == "ok" for r in rows.values()), rows
+    assert json.loads((tmp_path / "out" / "grades.json").read_text())["jailed"] is True
+
+
+def test_the_local_workers_run_no_profiler():
+    """Dask's statistical profiler samples every thread of a worker every 10 ms by default
+    (``distributed.worker.profile``, https://distributed.dask.org/en/stable/configuration.html);
+    it only feeds a dashboard the local cluster does not have, so its workers turn it off."""
+    import dask
+    from distributed import Client
+
+    from kms_course.grading.cluster import local_cluster
+
+    with local_cluster(1) as cluster, Client(cluster) as client:
+        seen = client.run(lambda: (dask.config.get("distributed.worker.profile.enabled"),
+                                   dask.config.get("distributed.admin.system-monitor.interval")))
+    assert list(seen.values()) == [(False, "5s")]

@@ -47,6 +47,14 @@ FORKSERVER_PRELOAD = (
     "kms_course.grading.worker",
     "kms_course.checks",
 )
+#: Dask settings of the local workers (https://distributed.dask.org/en/stable/configuration.html),
+#: which pass to the worker processes: no statistical profiler sampling every thread's stack
+#: every 10 ms, and a slower system monitor (psutil every 0.5 s by default). Both only feed the
+#: dashboard, which the local cluster does not have; together they cost the grading CPU.
+LOCAL_WORKER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "5s",
+}
 #: Submissions sent to the cluster ahead of the results (bounds the client's memory).
 IN_FLIGHT_PER_WORKER = 4
 #: Times a task may lose its worker before it is given up (Dask's allowed-failures).
@@ -136,7 +144,8 @@ def local_cluster(jobs: int):
     from distributed import LocalCluster
     from distributed import utils as dask_utils
 
-    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver",
+                          **LOCAL_WORKER_CONFIG}):
         context = dask_utils.get_mp_context()
         context.set_forkserver_preload(list(FORKSERVER_PRELOAD))
         return LocalCluster(
