@@ -20,6 +20,14 @@ in-process moto sandbox, and prints the median of ``--repeat`` runs. Cases:
 * ``sdk_default_file``: the AWS Encryption SDK's streaming encrypt with its default settings
   (4096-byte frames, signed suite 0x0578), 64 KiB reads.
 
+Each case runs once untimed before the timed runs (warm-up: imports, first-call caches, the
+page cache, moto's first request), then ``--repeat`` timed runs. During the timed runs every
+botocore API call (``BaseClient._make_api_call``, so GenerateDataKey / Decrypt of ours and of
+the Encryption SDK's own clients alike) is timed; the ``KMS %`` column is the median share of a
+run's time spent in those round trips (here to the in-process moto sandbox, not a real AWS
+Region), and ``bound`` says ``KMS call`` when that share is at least half, else ``local``
+(AES-GCM, copying, file I/O): measured per row, not assumed.
+
 File cases read a file in /tmp (or ``--workdir``) that is in the page cache; the output file is
 deleted before each run, outside the timing.
 """
@@ -61,13 +69,38 @@ def _kms():
     return kms, kms.create_key()["KeyMetadata"]["Arn"]
 
 
+KMS_SECONDS = [0.0]  # time spent in botocore API calls (see _count_kms_calls)
+SHARES: list[float] = []  # per timed run: KMS_SECONDS / run time
+
+
+def _count_kms_calls() -> None:
+    """Time every botocore API call made in this process (all clients, the SDK's included)."""
+    from botocore.client import BaseClient
+
+    call = BaseClient._make_api_call
+
+    def timed_call(self, operation_name, api_params):
+        start = time.perf_counter()
+        try:
+            return call(self, operation_name, api_params)
+        finally:
+            KMS_SECONDS[0] += time.perf_counter() - start
+
+    BaseClient._make_api_call = timed_call
+
+
 def _timed(setup, run, repeat: int) -> list[float]:
+    setup()  # warm-up run, not counted
+    run()
     times = []
     for _ in range(repeat):
         setup()
+        KMS_SECONDS[0] = 0.0
         start = time.perf_counter()
         run()
-        times.append(time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        times.append(elapsed)
+        SHARES.append(KMS_SECONDS[0] / elapsed)
     return times
 
 
@@ -76,7 +109,9 @@ def _remove(path: str):
 
 
 def run_case(case: str, size: int, repeat: int, workdir: str) -> dict:
-    """Run one case in this process; return ``{"median_s": float | None, "peak_mib": float}``."""
+    """Run one case in this process; return ``{"median_s": float | None, "peak_mib": float,
+    "kms_share": float | None}`` (the median share of a timed run spent in KMS calls)."""
+    _count_kms_calls()
     src = os.path.join(workdir, f"plain-{size}")
     out = os.path.join(workdir, f"out-{case}-{size}")
     nothing = lambda: None  # noqa: E731
@@ -154,7 +189,8 @@ def run_case(case: str, size: int, repeat: int, workdir: str) -> dict:
     if os.path.exists(out):
         os.unlink(out)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return {"median_s": statistics.median(times) if times else None, "peak_mib": peak}
+    return {"median_s": statistics.median(times) if times else None, "peak_mib": peak,
+            "kms_share": statistics.median(SHARES) if SHARES else None}
 
 
 def _in_subprocess(case: str, size: int, repeat: int, workdir: str) -> dict:
@@ -181,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     workdir = args.workdir or tempfile.mkdtemp(prefix="bench-envelope-")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, files in {workdir}")
-    header = f"{'size':>8} {'case':<18} {'MiB/s':>9} {'peak MiB':>9}  ratios"
+    header = (f"{'size':>8} {'case':<18} {'MiB/s':>9} {'peak MiB':>9} {'KMS %':>6} "
+              f"{'bound':<9} ratios")
     print(header)
     print("-" * len(header))
     for size_mib in (int(s) for s in args.sizes.split(",")):
@@ -203,7 +240,12 @@ def main(argv: list[str] | None = None) -> int:
             if case.startswith("ours_e") or case.startswith("ours_d") or case == "aesgcm_oneshot":
                 ratios = f"vs encrypt_into {_ratio(speed[case], speed.get('aesgcm_into'))}"
             shown = f"{speed[case]:9.0f}" if speed[case] else f"{'-':>9}"
-            print(f"{size_mib:>5} MiB {case:<18} {shown} {result['peak_mib']:9.0f}  {ratios}")
+            share = result.get("kms_share")
+            kms = f"{share * 100:5.1f}%" if share is not None and median else f"{'-':>6}"
+            bound = "-" if share is None or not median else (
+                "KMS call" if share >= 0.5 else "local")
+            print(f"{size_mib:>5} MiB {case:<18} {shown} {result['peak_mib']:9.0f} {kms} "
+                  f"{bound:<9} {ratios}")
         os.unlink(src)
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)

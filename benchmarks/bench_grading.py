@@ -1,25 +1,30 @@
-"""Submissions graded per minute: kms-course grade (serial, parallel, jailed or not) vs nbval vs
-nbgrader, and what the grading jail costs per kernel.
+"""Submissions graded per minute, CPU and memory: kms-course grade (serial, parallel, jailed or
+not, Dask) vs nbval vs nbgrader vs otter-grader on the same class, and where a submission's time
+goes.
 
-Builds a synthetic class of one lesson (full solutions, blanks, partial answers), then times:
+Builds a synthetic class of one lesson (40 % full solutions, 30 % blanks, 30 % the first exercise
+only) of ``--class-size`` submissions, and grades that same class with every grader compared,
+the runs alternated (one of each per round, ``--repeat`` rounds) so the machine's load hits them
+alike:
 
-1. ``kms-course grade --jobs 1`` (serial) on the first ``--serial`` submissions;
-2. ``kms-course grade`` (parallel: default cores + 1 workers) on the whole class, each kernel in
-   its own jail (the default), ``kms-course grade --no-jail`` and ``kms-course grade --executor
-   dask`` (an embedded Dask LocalCluster) on the same class, the three runs alternated
-   ``--repeat`` times, and the time Dask adds per task;
-3. ``pytest --nbval-lax -n 2 --dist loadscope`` over the first ``--others`` notebooks as
-   submitted (check cells run in the student's kernel; nothing is protected);
-4. nbgrader 0.9.6 ``autograde`` on the same ``--others`` notebooks, from a separate virtual
-   environment (``--nbgrader-venv``, never a project dependency), with a kernel spec that points
-   at this project's Python so the notebooks can import ``kms_course``.
+- ``kms-course grade`` with its process pool (default cores + 1 workers, each kernel jailed),
+  ``--no-jail``, ``--executor dask`` (an embedded Dask LocalCluster, jailed) and ``--jobs 1``
+  (serial);
+- ``pytest --nbval-lax -n 2 --dist loadscope`` over the notebooks as submitted (check cells run in
+  the student's kernel; nothing is protected);
+- nbgrader 0.9.6 ``autograde`` from its own virtual environment (``--nbgrader-venv``), with a
+  kernel spec that points at this project's Python so the notebooks can import ``kms_course``;
+- otter-grader ``otter run`` from its own virtual environment (``--otter-venv``) on the lesson
+  converted to otter's format (:mod:`_otter`).
 
-5. the start cost of one kernel: a one-cell notebook run through the grader's ``execute`` with a
-   jail and without, alternated, and bubblewrap's own start (``Jail.start``) alone.
+Then ``kms-course grade`` alone on the ``--students`` class (the 200-submission target row), the
+breakdown of one submission (:mod:`_breakdown`), the time Dask adds per task and the start cost
+of one kernel. Each run prints wall seconds, submissions/min, CPU seconds per submission of the
+grader's whole process tree by control group (:mod:`_measure`; kernels forked by the zygote never
+report to rusage, so rusage would under-state it) and the peak PSS of that tree. Medians over the
+rounds are printed, with ratios. Run:
 
-Each measurement is repeated ``--repeat`` times; the median is printed, with ratios. Run:
-
-    .venv/bin/python benchmarks/bench_grading.py --students 200
+    .venv/bin/python benchmarks/bench_grading.py --repeat 3
 """
 
 from __future__ import annotations
@@ -35,7 +40,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from _measure import Measured, run_measured  # noqa: E402 (benchmarks/ on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 PY = sys.executable
 
 
@@ -65,18 +73,17 @@ def build_class(lesson: str, students: int, folder: Path) -> list[Path]:
     return paths
 
 
-def timed(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> float:
-    started = time.monotonic()
-    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
-    elapsed = time.monotonic() - started
-    if proc.returncode not in (0, 1):  # pytest returns 1 when student notebooks fail: expected
-        print(proc.stdout[-2000:], proc.stderr[-2000:], file=sys.stderr)
-        raise RuntimeError(f"{cmd[:3]} failed with exit code {proc.returncode}")
-    return elapsed
+def timed(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> Measured:
+    """Run ``cmd`` measured (wall, CPU of its process tree, peak PSS); exit 0 or 1 expected."""
+    run = run_measured(cmd, env=env, cwd=cwd)
+    if run.returncode not in (0, 1):  # pytest returns 1 when student notebooks fail: expected
+        print(run.stdout[-2000:], run.stderr[-2000:], file=sys.stderr)
+        raise RuntimeError(f"{cmd[:3]} failed with exit code {run.returncode}")
+    return run
 
 
 def bench_kms(subs: list[Path], jobs: int, lesson: str, jailed: bool = True,
-              executor: str = "pool") -> float:
+              executor: str = "pool") -> Measured:
     with tempfile.TemporaryDirectory() as tmp:
         chosen = Path(tmp) / "class"
         chosen.mkdir()
@@ -141,14 +148,17 @@ def kernel_start_costs(count: int) -> dict[str, float]:
     return {name: statistics.median(values[1:]) * 1000 for name, values in times.items()}
 
 
-def bench_nbval(subs: list[Path]) -> float:
+def bench_nbval(subs: list[Path]) -> Measured:
     return timed([PY, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval-lax", "-n", "2",
                   "--dist", "loadscope", "-o", "addopts=", "--rootdir", str(subs[0].parents[1]),
                   *map(str, subs)], cwd=subs[0].parents[1])
 
 
-def bench_nbgrader(subs: list[Path], lesson: str, venv: Path) -> float:
-    """nbgrader autograde on ``subs`` in a fresh course folder; returns seconds of autograde."""
+def bench_nbgrader(subs: list[Path], lesson: str, venv: Path) -> Measured:
+    """nbgrader autograde on ``subs`` in a fresh course folder (only autograde is measured)."""
+    if not (venv / "bin" / "nbgrader").exists():
+        raise RuntimeError(f"no nbgrader in {venv}: python3 -m venv {venv} && "
+                           f"{venv}/bin/pip install nbgrader==0.9.6")
     nbgrader = venv / "bin" / "nbgrader"
     with tempfile.TemporaryDirectory() as tmp:
         course = Path(tmp) / "course"
@@ -181,81 +191,128 @@ def bench_nbgrader(subs: list[Path], lesson: str, venv: Path) -> float:
             target.mkdir(parents=True)
             shutil.copy(path, target)
             (target / "timestamp.txt").write_text("2026-01-01 00:00:00.000000 UTC")
-        started = time.monotonic()
-        proc = run("autograde", "ps1", "--create", "--force")
-        elapsed = time.monotonic() - started
+        proc = run_measured([str(nbgrader), "autograde", "ps1", "--create", "--force"],
+                            cwd=course, env=env)
         graded = len(list((course / "autograded").glob("*/ps1/*.ipynb")))
         if graded != len(subs):
-            raise RuntimeError(f"nbgrader graded {graded}/{len(subs)}:\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}")
-        return elapsed
+            raise RuntimeError(f"nbgrader graded {graded}/{len(subs)}:\n"
+                               f"{proc.stdout[-1500:]}{proc.stderr[-1500:]}")
+        return proc
+
+
+def row(name: str, count: int, runs: list[Measured], note: str = "") -> float:
+    """Print the medians of ``runs`` (each grading ``count`` submissions); the rate per minute."""
+    wall = statistics.median(r.wall for r in runs)
+    cpu = statistics.median(r.cpu for r in runs) / count
+    pss = statistics.median(r.pss_mib for r in runs)
+    rate = count / wall * 60
+    print(f"{name:>10}: {count:4d} in {wall:7.1f} s = {rate:6.1f}/min; CPU {cpu:5.2f} "
+          f"s/submission; peak PSS {pss:6.0f} MiB (median of {len(runs)}){note}")
+    return rate
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lesson", default="03_creating_and_describing_keys")
-    parser.add_argument("--students", type=int, default=200)
-    parser.add_argument("--serial", type=int, default=20, help="submissions for the serial run")
-    parser.add_argument("--others", type=int, default=40, help="submissions for nbval and nbgrader")
+    parser.add_argument("--class-size", type=int, default=40,
+                        help="the class every grader compared grades")
+    parser.add_argument("--students", type=int, default=200,
+                        help="the class of the kms-course throughput row (the 200/min target)")
     parser.add_argument("--jobs", type=int, default=None, help="default: kms-course's (cores + 1)")
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of alternated runs")
     parser.add_argument("--nbgrader-venv", default="/tmp/nbgrader-venv")
+    parser.add_argument("--otter-venv", default="/tmp/otter-venv")
+    parser.add_argument("--breakdown", type=int, default=20,
+                        help="submissions graded serially for the breakdown")
     parser.add_argument("--kernels", type=int, default=20, help="kernels for the start-cost figure")
+    names = ["parallel", "unjailed", "dask", "serial", "nbval", "nbgrader", "otter"]
     parser.add_argument("--skip", nargs="*", default=[],
-                        choices=["serial", "parallel", "unjailed", "dask", "nbval", "nbgrader",
-                                 "kernels", "overhead"])
+                        choices=[*names, "students", "breakdown", "kernels", "overhead"])
     args = parser.parse_args(argv)
     from kms_course.grading.limits import default_jobs
 
     jobs = args.jobs or default_jobs()
     load = os.getloadavg()
-    print(f"{os.cpu_count()} cores, {jobs} workers; load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"{os.cpu_count()} cores, {jobs} workers; load average before: "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     rates: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        subs = build_class(args.lesson, args.students, Path(tmp) / "class")
-        if not {"parallel", "unjailed", "dask"} & set(args.skip):  # alternated: load hits all alike
-            side = {"parallel": [], "unjailed": [], "dask": []}
-            notes = {"parallel": "  (process pool, each kernel jailed)", "unjailed": "  (--no-jail)",
-                     "dask": "  (--executor dask: LocalCluster, jailed)"}
-            for _ in range(args.repeat):
-                side["parallel"].append(bench_kms(subs, jobs, args.lesson, jailed=True))
-                side["unjailed"].append(bench_kms(subs, jobs, args.lesson, jailed=False))
-                side["dask"].append(bench_kms(subs, jobs, args.lesson, executor="dask"))
-            for name, values in side.items():
-                seconds = statistics.median(values)
-                rates[name] = len(subs) / seconds * 60
-                print(f"{name:>9}: {len(subs):4d} submissions in {seconds:7.1f} s (median of "
-                      f"{args.repeat}) = {rates[name]:6.1f} submissions/min" + notes[name])
-            args.skip += ["parallel", "unjailed", "dask"]
-        plans = {
-            "serial": (subs[: args.serial], lambda s: bench_kms(s, 1, args.lesson)),
-            "parallel": (subs, lambda s: bench_kms(s, jobs, args.lesson)),
-            "unjailed": (subs, lambda s: bench_kms(s, jobs, args.lesson, jailed=False)),
-            "nbval": (subs[: args.others], bench_nbval),
-            "nbgrader": (subs[: args.others], lambda s: bench_nbgrader(s, args.lesson, Path(args.nbgrader_venv))),
-        }
-        for name, (chosen, fn) in plans.items():
-            if name in args.skip:
-                continue
+        subs = build_class(args.lesson, args.class_size, Path(tmp) / "class")
+        otter = None
+        if "otter" not in args.skip:
+            from _otter import OtterBench
+
             try:
-                seconds = statistics.median(fn(chosen) for _ in range(args.repeat))
+                otter = OtterBench(args.lesson, Path(args.otter_venv),
+                                   Path(tmp) / "otter").prepare()
             except Exception as error:  # report and go on: one tool failing is itself a result
-                print(f"{name:>9}: FAILED: {error}")
-                continue
-            rates[name] = len(chosen) / seconds * 60
-            print(f"{name:>9}: {len(chosen):4d} submissions in {seconds:7.1f} s (median of "
-                  f"{args.repeat}) = {rates[name]:6.1f} submissions/min")
+                print(f"{'otter':>10}: FAILED: {error}")
+        plans = {
+            "parallel": lambda: bench_kms(subs, jobs, args.lesson, jailed=True),
+            "unjailed": lambda: bench_kms(subs, jobs, args.lesson, jailed=False),
+            "dask": lambda: bench_kms(subs, jobs, args.lesson, executor="dask"),
+            "serial": lambda: bench_kms(subs, 1, args.lesson),
+            "nbval": lambda: bench_nbval(subs),
+            "nbgrader": lambda: bench_nbgrader(subs, args.lesson, Path(args.nbgrader_venv)),
+            "otter": lambda: otter.run(subs),
+        }
+        notes = {"parallel": "  (process pool, each kernel jailed)", "unjailed": "  (--no-jail)",
+                 "dask": "  (--executor dask: LocalCluster, jailed)", "serial": "  (--jobs 1)",
+                 "nbval": "  (pytest --nbval-lax -n 2)", "nbgrader": "  (nbgrader autograde)",
+                 "otter": "  (otter run)"}
+        chosen = [n for n in names if n not in args.skip and (n != "otter" or otter)]
+        runs: dict[str, list[Measured]] = {n: [] for n in chosen}
+        failed: dict[str, str] = {}
+        for _ in range(args.repeat):  # alternated: one run of each per round
+            for name in chosen:
+                if name in failed:
+                    continue
+                try:
+                    runs[name].append(plans[name]())
+                except Exception as error:  # report and go on: one tool failing is a result
+                    failed[name] = str(error)
+        print(f"the same class of {len(subs)} submissions of {args.lesson}, runs alternated; "
+              f"CPU: {next((r[0].source for r in runs.values() if r), '-')}")
+        for name in chosen:
+            if name in failed:
+                print(f"{name:>10}: FAILED: {failed[name]}")
+            elif runs[name]:
+                rates[name] = row(name, len(subs), runs[name], notes[name])
+        if otter and runs.get("otter"):
+            from collections import Counter
+
+            from _otter import scores
+
+            given = Counter(scores(otter.folder / "results"))
+            print(f"{'':>10}  otter's totals (last run), score x count: "
+                  + ", ".join(f"{k:g} x {v}" for k, v in sorted(given.items()))
+                  + " (otter's test per exercise asserts kms_course.exercises.run_check passed, "
+                    "in the student's kernel; see benchmarks/_otter.py)")
     if "parallel" in rates:
-        for other in ("unjailed", "dask", "serial", "nbval", "nbgrader"):
+        for other in ("unjailed", "dask", "serial", "nbval", "nbgrader", "otter"):
             if other in rates:
                 print(f"parallel / {other}: {rates['parallel'] / rates[other]:.2f}x")
-        print(f"200 submissions would take {200 / rates['parallel']:.1f} min at the parallel rate")
+    if "students" not in args.skip:
+        with tempfile.TemporaryDirectory() as tmp:
+            big = build_class(args.lesson, args.students, Path(tmp) / "class")
+            runs_big = [bench_kms(big, jobs, args.lesson) for _ in range(args.repeat)]
+            rate = row("students", len(big), runs_big,
+                       "  (kms-course grade, jailed pool: the 200/min target row)")
+            print(f"200 submissions would take {200 / rate:.1f} min at that rate")
+    if "breakdown" not in args.skip:
+        proc = subprocess.run([PY, str(ROOT / "benchmarks" / "_breakdown.py"), "--lesson",
+                               args.lesson, "--count", str(args.breakdown)],
+                              cwd=ROOT, capture_output=True, text=True)
+        print(proc.stdout.rstrip() if proc.returncode == 0
+              else f" breakdown: FAILED: {proc.stderr[-1500:]}")
     if "overhead" not in args.skip:
         print(f"Dask adds {dask_task_overhead():.1f} ms per task (median, one LocalCluster worker)")
     if "kernels" not in args.skip:
         costs = kernel_start_costs(args.kernels)
+        added = costs["jailed"] - costs["unjailed"]
         print(f"one kernel, median of {args.kernels}: jailed {costs['jailed']:.0f} ms, unjailed "
-              f"{costs['unjailed']:.0f} ms (the jail adds {costs['jailed'] - costs['unjailed']:.0f} "
-              f"ms); bubblewrap alone builds a jail in {costs['bwrap']:.1f} ms")
+              f"{costs['unjailed']:.0f} ms (the jail adds {added:.0f} ms); bubblewrap alone "
+              f"builds a jail in {costs['bwrap']:.1f} ms")
     load = os.getloadavg()
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0
