@@ -299,6 +299,16 @@ def main(argv: list[str] | None = None) -> int:
             rate = row("students", len(big), runs_big,
                        "  (kms-course grade, jailed pool: the 200/min target row)")
             print(f"200 submissions would take {200 / rate:.1f} min at that rate")
+            small = runs.get("parallel") if "parallel" not in failed else None
+            if small and len(big) != len(subs):  # two class sizes: fixed cost and per submission
+                extra = len(big) - len(subs)
+                cpu = (statistics.median(r.cpu for r in runs_big)
+                       - statistics.median(r.cpu for r in small)) / extra
+                wall = (statistics.median(r.wall for r in runs_big)
+                        - statistics.median(r.wall for r in small)) / extra
+                fixed = statistics.median(r.cpu for r in small) - cpu * len(subs)
+                print(f"{'':>10}  from the two class sizes: {cpu:.2f} s CPU and {wall:.2f} s wall "
+                      f"per extra submission, {fixed:.1f} s CPU fixed per run (start-up)")
     if "breakdown" not in args.skip:
         proc = subprocess.run([PY, str(ROOT / "benchmarks" / "_breakdown.py"), "--lesson",
                                args.lesson, "--count", str(args.breakdown)],
