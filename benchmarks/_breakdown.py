@@ -19,6 +19,7 @@ as the cell. CPU: the whole tree by control group (:mod:`_measure`), this proces
 from __future__ import annotations
 
 import argparse
+import atexit
 import functools
 import importlib
 import inspect
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     group = CpuGroup("kms-breakdown")
     group.join()
+    atexit.register(group.close)  # again at exit, when the worker's children are gone
     from bench_grading import build_class
 
     from kms_course.grading.store import ResultStore

@@ -94,15 +94,15 @@ class CpuGroup:
         return [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
 
     def close(self) -> None:
-        """Move any leftover process back to the root group and remove the group."""
-        if self.path is None:
+        """Move any leftover process back to the root group and remove the group (once)."""
+        if self.path is None or not self.path.exists():
             return
-        for pid in self.pids():
-            try:
-                (self.path.parent / "cgroup.procs").write_text(str(pid))
-            except OSError:
-                pass
-        for _ in range(20):
+        for _ in range(40):  # processes may still be forking or exiting: move them again
+            for pid in self.pids():
+                try:
+                    (self.path.parent / "cgroup.procs").write_text(str(pid))
+                except OSError:
+                    pass
             try:
                 self.path.rmdir()
                 return
