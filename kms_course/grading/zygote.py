@@ -56,6 +56,13 @@ OPTIONAL_PRELOAD = (
     # the kernel imports it when it builds its shell (debugpy and pydevd: ~60 ms of CPU per
     # kernel); importing it starts no thread, so it is safe to fork after
     "ipykernel.debugger",
+    # what a kernel's start-up imports besides (its pdb, completer, %store extension, loop)
+    "pdb",
+    "IPython.core.debugger",
+    "IPython.core.completerlib",
+    "IPython.core.oinspect",
+    "IPython.extensions.storemagic",
+    "tornado.platform.asyncio",
     "kms_course.display",
     "kms_course.progress",
     "kms_course.envelope",
@@ -243,11 +250,27 @@ class IpcKernelManager(AsyncKernelManager):
     def _default_transport(self) -> str:
         return "ipc"
 
+    # the client is ready at its kernel_info request's idle status, not after 0.2 s of quiet
+    @default("client_class")
+    def _default_client_class(self) -> str:
+        return "kms_course.grading.kernel_client.GradingKernelClient"
+
+    @default("client_factory")
+    def _default_client_factory(self) -> type:
+        from kms_course.grading.kernel_client import GradingKernelClient
+
+        return GradingKernelClient
+
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.ipc_dir = tempfile.mkdtemp(prefix="kms-kernel-")
         self.connection_file = os.path.join(self.ipc_dir, "kernel.json")
         self.ip = os.path.join(self.ipc_dir, "ipc")
+
+    async def _async_wait(self, pollinterval: float = 0.01) -> None:
+        # jupyter_client polls a killed kernel every 0.1 s; it is gone within a few ms, and
+        # the grader waits for it at the end of every submission
+        await super()._async_wait(pollinterval)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)

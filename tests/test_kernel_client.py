@@ -1,0 +1,84 @@
+"""The grading kernel client (kms_course.grading.kernel_client): ready at the kernel_info
+request's idle status, per the Jupyter messaging protocol
+(https://jupyter-client.readthedocs.io/en/latest/messaging.html#kernel-status: every request is
+bracketed by ``status: busy`` and ``status: idle`` on IOPub, with the request as parent)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import tempfile
+from queue import Empty
+
+import pytest
+
+from kms_course.grading.kernel_client import GradingKernelClient
+from kms_course.grading.sandbox import GradingServer
+from kms_course.grading.zygote import ZygoteKernelManager
+
+
+@pytest.fixture(scope="module")
+def server():
+    grading = GradingServer().start()
+    yield grading
+    grading.close()
+
+
+async def _started(server) -> ZygoteKernelManager:
+    home = tempfile.mkdtemp(prefix="kms-kc-")
+    km = ZygoteKernelManager(kernel_name="python3")
+    await km.start_kernel(cwd=home, env=server.kernel_env(home))
+    return km
+
+
+def test_a_ready_kernel_answers_and_its_kernel_info_is_drained(server):
+    async def run():
+        km = await _started(server)
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            leftovers = []
+            try:
+                while True:
+                    leftovers.append(await kc.iopub_channel.get_msg(timeout=0.3))
+            except Empty:
+                pass
+            msg_id = kc.execute("print(6 * 7)")
+            reply = await kc.get_shell_msg(timeout=30)
+            output = ""
+            while True:
+                msg = await kc.iopub_channel.get_msg(timeout=30)
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                if msg["msg_type"] == "stream":
+                    output += msg["content"]["text"]
+                if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                    break
+            return type(kc), leftovers, reply["content"]["status"], output
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+
+    kind, leftovers, status, output = asyncio.run(run())
+    assert kind is GradingKernelClient
+    # nothing of the kernel_info request is left on IOPub for the first cell to see
+    assert [m for m in leftovers if m["parent_header"].get("msg_type") == "kernel_info_request"] == []
+    assert (status, output) == ("ok", "42\n")
+
+
+def test_a_kernel_that_dies_before_answering_is_reported(server):
+    async def run():
+        km = await _started(server)
+        os.kill(km.provisioner.pid, signal.SIGKILL)
+        kc = km.client()
+        kc.start_channels()
+        try:
+            with pytest.raises(RuntimeError, match="died before replying to kernel_info"):
+                await kc.wait_for_ready(timeout=30)
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+
+    asyncio.run(run())
