@@ -175,5 +175,9 @@ def test_the_local_workers_run_no_profiler():
 
     with local_cluster(1) as cluster, Client(cluster) as client:
         seen = client.run(lambda: (dask.config.get("distributed.worker.profile.enabled"),
-                                   dask.config.get("distributed.admin.system-monitor.interval")))
-    assert list(seen.values()) == [(False, "5s")]
+                                   dask.config.get("distributed.admin.system-monitor.interval"),
+                                   dask.config.get("distributed.admin.tick.interval")))
+        stealing = "stealing" in client.run_on_scheduler(
+            lambda dask_scheduler: list(dask_scheduler.extensions))
+    assert list(seen.values()) == [(False, "5s", "1s")]
+    assert not stealing

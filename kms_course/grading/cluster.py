@@ -47,13 +47,19 @@ FORKSERVER_PRELOAD = (
     "kms_course.grading.worker",
     "kms_course.checks",
 )
-#: Dask settings of the local workers (https://distributed.dask.org/en/stable/configuration.html),
-#: which pass to the worker processes: no statistical profiler sampling every thread's stack
-#: every 10 ms, and a slower system monitor (psutil every 0.5 s by default). Both only feed the
-#: dashboard, which the local cluster does not have; together they cost the grading CPU.
+#: Dask settings of the local cluster (https://distributed.dask.org/en/stable/configuration.html),
+#: which pass to its worker processes. Off or slowed, because they cost grading CPU for what the
+#: local cluster has no use for: the statistical profiler (every thread's stack every 10 ms) and
+#: the system monitor (psutil every 0.5 s), which only feed a dashboard it does not have; the
+#: event-loop health tick (every 20 ms in the scheduler, each worker and each nanny), which only
+#: logs warnings; work stealing (tasks wait on the scheduler until a worker is free, so there
+#: is nothing to steal); the memory monitor (every 100 ms; the workers have no memory limit).
 LOCAL_WORKER_CONFIG = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.system-monitor.interval": "5s",
+    "distributed.admin.tick.interval": "1s",
+    "distributed.scheduler.work-stealing": False,
+    "distributed.worker.memory.monitor-interval": "5s",
 }
 #: Submissions sent to the cluster ahead of the results (bounds the client's memory).
 IN_FLIGHT_PER_WORKER = 4
