@@ -33,20 +33,9 @@ from typing import Any
 
 from distributed import WorkerPlugin
 
+from kms_course.grading import forkserver
 from kms_course.grading.worker import GradeConfig
 
-#: What the local workers' forkserver imports before forking any worker.
-FORKSERVER_PRELOAD = (
-    "distributed",
-    "boto3",
-    "moto.moto_server.werkzeug_app",
-    "nbclient",
-    "nbformat.validator",
-    "jupyter_client",
-    "kms_course.rules",
-    "kms_course.grading.worker",
-    "kms_course.checks",
-)
 #: Dask settings of the local cluster (https://distributed.dask.org/en/stable/configuration.html),
 #: which pass to its worker processes. Off or slowed, because they cost grading CPU for what the
 #: local cluster has no use for: the statistical profiler (every thread's stack every 10 ms) and
@@ -148,12 +137,10 @@ def local_cluster(jobs: int):
     forkserver, with no dashboard and quiet logs (https://docs.dask.org/en/stable/deploying-python.html)."""
     import dask
     from distributed import LocalCluster
-    from distributed import utils as dask_utils
 
     with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver",
                           **LOCAL_WORKER_CONFIG}):
-        context = dask_utils.get_mp_context()
-        context.set_forkserver_preload(list(FORKSERVER_PRELOAD))
+        forkserver.start()  # usually already running: see grade_all
         return LocalCluster(
             n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
             silence_logs=logging.ERROR, memory_limit=0,

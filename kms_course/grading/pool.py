@@ -87,12 +87,18 @@ def grade_all(
     """
     pending = list(submissions)
     results: list[dict[str, Any]] = []
-    preload()
     jobs = max(1, min(jobs or default_jobs(), len(pending) or 1))
+    if not scheduler and executor == "dask":
+        from kms_course.grading import forkserver
+
+        forkserver.start()  # its imports run while this process imports Dask
     if scheduler or executor == "dask":
+        # the workers import the grading stack themselves (a local cluster's from its preloaded
+        # forkserver): importing it here too would only delay the start by seconds
         from kms_course.grading.cluster import grade_on_dask
 
         return grade_on_dask(pending, config, jobs, on_result, _crashed, scheduler)
+    preload()  # before forking: every worker shares what is imported here
 
     def finish(result: dict[str, Any]) -> None:
         results.append(result)
