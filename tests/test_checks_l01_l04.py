@@ -13,13 +13,10 @@ import base64
 
 import pytest
 
-from kms_course.exercises import load_all, run_check
+from kms_course.exercises import load_all
+from _verdicts import new_key, verdict  # noqa: E402
 
 MADE_UP_KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
-
-
-def verdict(kms, exercise_id: str, **answers):
-    return run_check(exercise_id, kms, answers)
 
 
 def assert_fails(result, *fragments: str) -> None:
@@ -27,10 +24,6 @@ def assert_fails(result, *fragments: str) -> None:
     assert result.points == 0
     for fragment in fragments:
         assert fragment in result.message, result.text()
-
-
-def new_key(kms, **kwargs) -> str:
-    return kms.create_key(**kwargs)["KeyMetadata"]["KeyId"]
 
 
 # --- registry -----------------------------------------------------------------------------------

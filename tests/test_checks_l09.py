@@ -17,23 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from kms_course.checks import l09_signing as lesson
-from kms_course.exercises import run_check
-
-
-def new_key(kms, **kwargs) -> str:
-    return kms.create_key(**kwargs)["KeyMetadata"]["KeyId"]
-
-
-def assert_passes(kms, exercise_id: str, **answers) -> None:
-    result = run_check(exercise_id, kms, answers)
-    assert result.passed, result.message
-    assert result.points == result.max_points
-
-
-def assert_fails(kms, exercise_id: str, expected: str, **answers) -> None:
-    result = run_check(exercise_id, kms, answers)
-    assert not result.passed and result.points == 0
-    assert expected in result.message, result.message
+from _verdicts import assert_fails, assert_passes, new_key  # noqa: E402
 
 
 def test_the_lessons_numbers_are_the_documented_ones():

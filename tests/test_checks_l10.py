@@ -24,36 +24,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from kms_course import practice as cp
 from kms_course import sandbox
 from kms_course.checks import l10_capstone as cap
-from kms_course.exercises import run_check
 from kms_course.solutions import solution_source
-
-
-def new_key(kms, **kwargs) -> str:
-    return kms.create_key(**kwargs)["KeyMetadata"]["KeyId"]
-
-
-def verdict(kms, exercise_id: str, **answers):
-    return run_check(exercise_id, kms, answers)
-
-
-def assert_passes(kms, exercise_id: str, **answers) -> None:
-    result = verdict(kms, exercise_id, **answers)
-    assert result.passed, result.message
-    assert result.points == result.max_points
-
-
-def assert_fails(kms, exercise_id: str, expected: str, **answers) -> None:
-    result = verdict(kms, exercise_id, **answers)
-    assert not result.passed
-    assert result.points == 0
-    assert expected in result.message, result.message
+from _verdicts import assert_fails, assert_passes, new_key, verdict  # noqa: E402
 
 
 def run_master(exercise_id: str, namespace: dict) -> dict:
     """Run the master notebook's solution of ``exercise_id`` in ``namespace``; return it."""
     exec(compile(solution_source(exercise_id), f"<master {exercise_id}>", "exec"), namespace)
     return namespace
-
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ import pytest
 from kms_course import sandbox
 from kms_course.access import client_as
 from kms_course.checks import l08_key_policies as lesson
-from kms_course.exercises import run_check
+from _verdicts import assert_fails, assert_passes  # noqa: E402
 
 ACCOUNT = "123456789012"
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"
@@ -59,19 +59,6 @@ def statement(role: str, actions, condition=None) -> dict:
 def key_with(kms, *statements) -> str:
     policy = json.dumps({"Version": "2012-10-17", "Statement": [ACCOUNT_STATEMENT, *statements]})
     return kms.create_key(Policy=policy)["KeyMetadata"]["KeyId"]
-
-
-def assert_passes(kms, exercise_id: str, **answers) -> None:
-    result = run_check(exercise_id, kms, answers)
-    assert result.passed, result.message
-    assert result.points == result.max_points
-
-
-def assert_fails(kms, exercise_id: str, expected: str, **answers) -> None:
-    result = run_check(exercise_id, kms, answers)
-    assert not result.passed
-    assert result.points == 0
-    assert expected in result.message, result.message
 
 
 # --- exercise 1: the key administrator --------------------------------------------------------

@@ -14,20 +14,12 @@ from kms_course.docstore import (
     DocumentStore,
     InvalidDocumentId,
 )
+from _sandbox_fixtures import kms_and_bucket  # noqa: E402
 
 BUCKET = "kms-course-docstore-test"
 
 
-@pytest.fixture(scope="module")
-def kms():
-    return sandbox.start_sandbox("moto", quiet=True)
-
-
-@pytest.fixture(scope="module")
-def s3(kms):
-    client = sandbox.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    return client
+kms, s3 = kms_and_bucket(BUCKET)
 
 
 @pytest.fixture(scope="module")

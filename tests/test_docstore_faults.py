@@ -25,6 +25,7 @@ from kms_course.docstore import (
     DocumentNotFound,
     DocumentStore,
 )
+from _sandbox_fixtures import kms_and_bucket  # noqa: E402
 
 BUCKET = "kms-course-docstore-faults"
 OLD, NEW = b"version 1: the old text", b"version 2: the new text"
@@ -36,16 +37,7 @@ class Injected(Exception):
     """The failure a test injects."""
 
 
-@pytest.fixture(scope="module")
-def kms():
-    return sandbox.start_sandbox("moto", quiet=True)
-
-
-@pytest.fixture(scope="module")
-def s3(kms):
-    client = sandbox.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    return client
+kms, s3 = kms_and_bucket(BUCKET)
 
 
 @pytest.fixture(scope="module")

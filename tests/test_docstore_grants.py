@@ -20,6 +20,7 @@ import pytest
 from kms_course import envelope, sandbox
 from kms_course.docstore import DocumentAccessDenied, DocumentStore, InvalidDocumentId
 from kms_course.practice import role_client
+from _sandbox_fixtures import kms_and_bucket  # noqa: E402
 
 BUCKET = "kms-course-docstore-grants"
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -27,16 +28,7 @@ TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Action": "sts:AssumeRole"}]})
 
 
-@pytest.fixture(scope="module")
-def kms():
-    return sandbox.start_sandbox("moto", quiet=True)
-
-
-@pytest.fixture(scope="module")
-def s3(kms):
-    client = sandbox.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    return client
+kms, s3 = kms_and_bucket(BUCKET)
 
 
 @pytest.fixture(scope="module")
