@@ -209,3 +209,23 @@ def test_data_key_pair_fails_when_the_plaintext_private_key_was_returned(kms):
     assert_fails(kms, "09-data-key-pair", "also returned the private key in plaintext",
                  pair_kms_key_id=key, pair_public_key=pair["PublicKey"],
                  pair_private_ciphertext=pair["PrivateKeyCiphertextBlob"])
+
+
+def test_data_key_pair_passes_with_an_encryption_context(kms):
+    """GenerateDataKeyPairWithoutPlaintext takes an optional EncryptionContext, and Decrypt then
+    needs the same one (API_GenerateDataKeyPairWithoutPlaintext, API_Decrypt): a correct answer
+    that gave one passed 0/2 ("KMS cannot decrypt ... InvalidCiphertextException"), since the
+    check decrypted without it. It reads the context from the trail."""
+    key = new_key(kms)
+    context = {"device": "sensor-17"}
+    pair = kms.generate_data_key_pair_without_plaintext(KeyId=key, KeyPairSpec="ECC_NIST_P256",
+                                                        EncryptionContext=context)
+    with pytest.raises(kms.exceptions.InvalidCiphertextException):  # the context is needed
+        kms.decrypt(CiphertextBlob=pair["PrivateKeyCiphertextBlob"], KeyId=key)
+    kms.generate_data_key_pair_without_plaintext(KeyId=key, KeyPairSpec="ECC_NIST_P256")  # later
+    assert_passes(kms, "09-data-key-pair", pair_kms_key_id=key, pair_public_key=pair["PublicKey"],
+                  pair_private_ciphertext=pair["PrivateKeyCiphertextBlob"])
+    assert_fails(kms, "09-data-key-pair", "KMS cannot decrypt `pair_private_ciphertext` "
+                 "(InvalidCiphertextException)", pair_kms_key_id=key,
+                 pair_public_key=pair["PublicKey"],
+                 pair_private_ciphertext=pair["PrivateKeyCiphertextBlob"][:-1] + b"\0")

@@ -18,13 +18,17 @@ Sources:
   https://docs.aws.amazon.com/kms/latest/APIReference/API_VerifyMac.html
 * RSA plaintext limits (RSA_2048: 214 / 190 bytes, RSA_3072: 342 / 318, RSA_4096: 470 / 446 for
   RSAES_OAEP_SHA_1 / RSAES_OAEP_SHA_256): https://docs.aws.amazon.com/kms/latest/APIReference/API_Encrypt.html
-* Data key pairs (PKCS #8 private key, SPKI public key):
-  https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKeyPairWithoutPlaintext.html
+* Data key pairs (PKCS #8 private key, SPKI public key; an optional EncryptionContext, which
+  Decrypt then needs too):
+  https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKeyPairWithoutPlaintext.html,
+  https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from kms_course.checks._common import (
     bytes_answer,
@@ -317,18 +321,33 @@ def _(kms: Any, answers: Answers) -> None:
     blob = bytes_answer(answers, "pair_private_ciphertext",
                         "response['PrivateKeyCiphertextBlob']")
     history = calls(meta["Arn"])
+    contexts: list[dict] = []  # the EncryptionContexts the student's pairs were made with
     if history is not None:
-        names = [e.get("eventName") for e in succeeded(history)]
+        done = succeeded(history)
+        names = [e.get("eventName") for e in done]
         if "GenerateDataKeyPairWithoutPlaintext" not in names:
             extra = (" GenerateDataKeyPair also returned the private key in plaintext, which "
                      "this service must never hold." if "GenerateDataKeyPair" in names else "")
             raise CheckFailed("The trail shows no GenerateDataKeyPairWithoutPlaintext call with "
                               f"`pair_kms_key_id`.{extra}")
-    private_der = decrypt_or_fail(
-        kms, "KMS cannot decrypt `pair_private_ciphertext`",
-        "store the response's PrivateKeyCiphertextBlob unchanged.",
-        CiphertextBlob=blob, KeyId=meta["Arn"],
-    )["Plaintext"]
+        # Decrypt needs the EncryptionContext the pair was generated with (API_Decrypt); the
+        # exercise asks for none, but one is allowed and the trail records it. Newest first.
+        for event in reversed(done):
+            given = (event.get("requestParameters") or {}).get("encryptionContext") or {}
+            if event.get("eventName") == "GenerateDataKeyPairWithoutPlaintext" \
+                    and given and given not in contexts:
+                contexts.append(given)
+    code = ""
+    for context in contexts + [{}]:
+        try:
+            given = {"EncryptionContext": context} if context else {}
+            private_der = kms.decrypt(CiphertextBlob=blob, KeyId=meta["Arn"], **given)["Plaintext"]
+            break
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+    else:
+        raise CheckFailed(f"KMS cannot decrypt `pair_private_ciphertext` ({code}): store the "
+                          "response's PrivateKeyCiphertextBlob unchanged.")
     private = serialization.load_der_private_key(private_der, password=None)
     if not isinstance(private, ec.EllipticCurvePrivateKey) or private.curve.name != "secp256r1":
         raise CheckFailed("The data key pair is not an ECC_NIST_P256 pair: ask for "
