@@ -23,6 +23,8 @@ from __future__ import annotations
 # A new boto3 client reaches the same sandbox as `kms` (the lab's in-kernel moto, the grader's
 # course server through the environment): several answers below make their own.
 _NEW_CLIENT = "import boto3\n\nmy_kms = boto3.client('kms', region_name=kms.meta.region_name)\n"
+# Lesson 09 makes its own `kms` with a plain boto3.client('kms'): so does a student.
+_LESSON_CLIENT = "import boto3\n\nmy_kms = boto3.client('kms')  # as the lesson's own client is made\n"
 
 ALTERNATIVES: dict[str, list[tuple[str, str]]] = {
     # ---- 01: what KMS is
@@ -237,6 +239,84 @@ ALTERNATIVES: dict[str, list[tuple[str, str]]] = {
     ],
     "08-retire-grant": [("solution", (
         "auditor_kms.retire_grant(GrantToken=audit_grant_token)  # the lesson's client for the auditor"))],
+    # ---- 09: asymmetric keys, signatures and MACs. Sign and GenerateMac take a key ID, key ARN,
+    # alias name or alias ARN (https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html);
+    # a DIGEST message is the hash the algorithm names, not hashed again, so ECDSA_SHA_256 over
+    # SHA-256(note) is a signature of the note itself (API_Sign, MessageType); every RSA key spec
+    # signs with RSASSA_PSS_SHA_256 (https://docs.aws.amazon.com/kms/latest/developerguide/asymmetric-key-specs.html);
+    # GenerateDataKeyPairWithoutPlaintext takes an optional EncryptionContext, which Decrypt then
+    # needs (https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKeyPairWithoutPlaintext.html).
+    "09-sign-release": [("solution", _LESSON_CLIENT + (
+        "import hashlib\n\n"
+        "release = my_kms.create_key(KeyUsage='SIGN_VERIFY', KeySpec='ECC_NIST_P256')['KeyMetadata']\n"
+        "my_kms.create_alias(AliasName='alias/release-signing', TargetKeyId=release['KeyId'])\n"
+        "release_key_id = release['Arn']  # the key ARN names the key too\n"
+        "note_digest = hashlib.new('sha256', b'kms-course 9.0 is released').digest()\n"
+        "release_signature = my_kms.sign(KeyId='alias/release-signing', Message=note_digest,\n"
+        "                                MessageType='DIGEST',  # I hashed it: KMS does not hash again\n"
+        "                                SigningAlgorithm='ECDSA_SHA_256')['Signature']"))],
+    "09-verify-offline": [
+        ("added", "from cryptography.hazmat.primitives.asymmetric import utils\n\n\n"
+                  "def is_genuine(public_key, message, signature):\n"
+                  "    \"\"\"True when signature is the supplier's ECDSA_SHA_256 signature of message.\"\"\"\n"
+                  "    digest = hashlib.sha256(bytes(message)).digest()\n"
+                  "    try:\n"
+                  "        public_key.verify(signature, digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))\n"
+                  "    except InvalidSignature:\n"
+                  "        return False\n"
+                  "    return True"),
+        ("solution", "vendor_arn = kms.describe_key(KeyId=vendor_key_id)['KeyMetadata']['Arn']\n"
+                     "vendor_public_key = kms.get_public_key(KeyId=vendor_arn)['PublicKey']  # once\n"
+                     "supplier_key = load_der_public_key(vendor_public_key)\n"
+                     "genuine = [is_genuine(supplier_key, m, s) for m, s in zip(vendor_messages, vendor_signatures)]"),
+    ],
+    "09-sign-digest": [
+        ("solution", "from cryptography.hazmat.primitives import hashes as h\n\n"
+                     "report_key_id = kms.create_key(KeyUsage='SIGN_VERIFY', KeySpec='RSA_4096')['KeyMetadata']['Arn']\n"
+                     "hasher = h.Hash(h.SHA256())\n"
+                     "for start in range(0, len(big_report), 1000):  # hashed in pieces, as for a big file\n"
+                     "    hasher.update(big_report[start:start + 1000])\n"
+                     "report_digest = hasher.finalize()"),
+        ("solution", "report_signature = kms.sign(KeyId=report_key_id, Message=report_digest,\n"
+                     "                            MessageType='DIGEST',\n"
+                     "                            SigningAlgorithm='RSASSA_PSS_SHA_256')['Signature']"),
+    ],
+    "09-mac-session": [
+        ("added", "from botocore.exceptions import ClientError\n\n\n"
+                  "def refusal_code(call, **arguments):\n"
+                  "    \"\"\"The error code KMS answers call(**arguments) with, or None.\"\"\"\n"
+                  "    try:\n"
+                  "        call(**arguments)\n"
+                  "    except ClientError as error:\n"
+                  "        return error.response['Error']['Code']\n"
+                  "    return None"),
+        ("solution", "session_cookie = b'session=42;user=alice'\n"
+                     "cookie_key = kms.create_key(KeyUsage='GENERATE_VERIFY_MAC', KeySpec='HMAC_256')['KeyMetadata']\n"
+                     "kms.create_alias(AliasName='alias/session-cookies', TargetKeyId=cookie_key['Arn'])\n"
+                     "mac_key_id = cookie_key['Arn']\n"
+                     "session_mac = kms.generate_mac(KeyId='alias/session-cookies', Message=session_cookie,\n"
+                     "                               MacAlgorithm='HMAC_SHA_256')['Mac']\n"
+                     "forged_error_code = refusal_code(kms.verify_mac, KeyId='alias/session-cookies',\n"
+                     "                                 Message=b'session=42;user=admin', Mac=session_mac,\n"
+                     "                                 MacAlgorithm='HMAC_SHA_256')"),
+    ],
+    "09-rsa-limit": [("solution", _LESSON_CLIENT + (
+        "oaep_sha_256_limit = {'RSA_2048': 190, 'RSA_3072': 318, 'RSA_4096': 446}  # bytes, Encrypt\n"
+        "spec = min((limit, s) for s, limit in oaep_sha_256_limit.items() if limit >= len(api_secret))[1]\n"
+        "rsa_key_id = my_kms.create_key(KeyUsage='ENCRYPT_DECRYPT', KeySpec=spec)['KeyMetadata']['KeyId']\n"
+        "my_kms.create_alias(AliasName='alias/partner-secret', TargetKeyId=rsa_key_id)\n"
+        "rsa_ciphertext = my_kms.encrypt(KeyId='alias/partner-secret', Plaintext=api_secret,\n"
+        "                                EncryptionAlgorithm='RSAES_OAEP_SHA_256')['CiphertextBlob']"))],
+    "09-data-key-pair": [
+        ("solution", "wrapping = kms.create_key(KeyUsage='ENCRYPT_DECRYPT', KeySpec='SYMMETRIC_DEFAULT')['KeyMetadata']\n"
+                     "pair_kms_key_id = wrapping['Arn']\n"
+                     "kms.create_alias(AliasName='alias/device-pairs', TargetKeyId=wrapping['KeyId'])"),
+        ("solution", "sealed = kms.generate_data_key_pair_without_plaintext(\n"
+                     "    KeyId='alias/device-pairs', KeyPairSpec='ECC_NIST_P256',\n"
+                     "    EncryptionContext={'device': 'sensor-17'})  # Decrypt will need it too\n"
+                     "pair_public_key, pair_private_ciphertext = sealed['PublicKey'], sealed['PrivateKeyCiphertextBlob']\n"
+                     "assert 'PrivateKeyPlaintext' not in sealed"),
+    ],
     # ---- 10: capstone (the sharing exercises as rewritten by 02:50)
     "10-store-setup": [("solution", (
         "cap_bucket = 'capstone-docs'\n"
