@@ -2,7 +2,7 @@
 
 Plain moto runs in a fresh subprocess that never imports ``kms_course`` (so neither the rules nor
 the lazy RSA key pair patch are active: moto builds an unused RSA-2048 key pair per key). The
-sandbox is measured in this process through ``kms_course.sandbox.start_sandbox("moto")``.
+sandbox is measured in this process through ``kms_course.sandbox.start.start_sandbox("moto")``.
 
 Run: ``python benchmarks/bench_create_key.py [N]`` (default N = 200 keys each). Prints medians in
 milliseconds and their ratio. The issue's target: sandbox median under 5 ms.
@@ -62,7 +62,7 @@ def plain_moto(n: int) -> list[float]:
 
 def sandbox(n: int) -> list[float]:
     """Seconds per create_key in the course sandbox (moto backend, rules on)."""
-    from kms_course.sandbox import start_sandbox
+    from kms_course.sandbox.start import start_sandbox
 
     return time_create_key(start_sandbox("moto", quiet=True), n)
 

@@ -63,7 +63,7 @@ CTX = {"purpose": "benchmark"}
 
 
 def _kms():
-    from kms_course.sandbox import start_sandbox
+    from kms_course.sandbox.start import start_sandbox
 
     kms = start_sandbox("moto", quiet=True)
     return kms, kms.create_key()["KeyMetadata"]["Arn"]

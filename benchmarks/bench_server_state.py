@@ -1,6 +1,6 @@
 """Cost of the course server's saved state: milliseconds per request, with and without it.
 
-Starts ``python -m kms_course.server`` twice on free loopback ports (once with ``--state`` in a
+Starts ``python -m kms_course.sandbox.server`` twice on free loopback ports (once with ``--state`` in a
 temporary folder, once without) and times CreateKey, Encrypt and a 1 KiB S3 PutObject through a
 boto3 client, after ``KEYS`` keys exist (the snapshot grows with the data).
 
@@ -29,7 +29,7 @@ def _free_port() -> int:
 
 def _serve(state: str | None) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    command = [sys.executable, "-m", "kms_course.server", "--port", str(port)]
+    command = [sys.executable, "-m", "kms_course.sandbox.server", "--port", str(port)]
     if state:
         command += ["--state", state]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

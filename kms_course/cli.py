@@ -19,9 +19,9 @@ DEBUG_ENV = "KMS_COURSE_DEBUG"
 # verb -> (module, one-line help)
 COMMANDS = {
     "lab": ("kms_course.lab", "open the course in JupyterLab (offline sandbox)"),
-    "server": ("kms_course.server_cli", "start, stop or show the course's moto server"),
-    "cleanup": ("kms_course.cleanup", "aws backend: schedule deletion of the keys the course made"),
-    "fidelity": ("kms_course.fidelity", "compare real KMS, plain moto and the sandbox, live"),
+    "server": ("kms_course.sandbox.server_cli", "start, stop or show the course's moto server"),
+    "cleanup": ("kms_course.sandbox.cleanup", "aws backend: schedule deletion of the keys the course made"),
+    "fidelity": ("kms_course.sandbox.fidelity", "compare real KMS, plain moto and the sandbox, live"),
     "release": ("kms_course.release", "write the student version of every lesson"),
     "validate": ("kms_course.validate", "prove solutions pass and released notebooks fail"),
     "grade": ("kms_course.grade", "grade student submissions into a gradebook"),

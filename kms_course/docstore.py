@@ -73,7 +73,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from kms_course import envelope
-from kms_course.access.principals import ROLE_ARN, USER_ARN
+from kms_course.sandbox.access.principals import ROLE_ARN, USER_ARN
 from kms_course.errors import CourseError
 
 __all__ = [
@@ -158,7 +158,7 @@ class DocumentStore:
 
     Args:
         kms: a boto3 KMS client (e.g. ``start_sandbox()``).
-        s3: a boto3 S3 client in the same backend (e.g. ``kms_course.sandbox.client("s3")``).
+        s3: a boto3 S3 client in the same backend (e.g. ``kms_course.sandbox.start.client("s3")``).
         bucket: name of an existing bucket.
         key_id: key ID, key ARN or alias of the symmetric encryption KMS key for new documents.
     """
@@ -235,7 +235,7 @@ class DocumentStore:
         if not is_principal(reader):
             return envelope.decrypt(self.kms, body, context)
         if kms is None:
-            from kms_course.access import client_as
+            from kms_course.sandbox.access import client_as
 
             kms = client_as(reader)
             token = self._grant_tokens.get((doc_id, reader))

@@ -36,8 +36,8 @@ def user_message(error: BaseException) -> str | None:
     Course errors (:class:`CourseError`, ``SandboxError``, ``ServerError``) give their own message;
     an :class:`OSError` (missing file, no permission, disk full, ...) names the path and what to do.
     """
-    from kms_course.sandbox import SandboxError
-    from kms_course.server import ServerError
+    from kms_course.sandbox.start import SandboxError
+    from kms_course.sandbox.server import ServerError
 
     if isinstance(error, (CourseError, SandboxError, ServerError)):
         return " ".join(str(error).split()) if "\n" not in str(error) else str(error)
@@ -55,7 +55,7 @@ def report_bug(error: BaseException, verb: str) -> str:
     import traceback
 
     from kms_course.atomic import atomic_write_text
-    from kms_course.server import state_dir
+    from kms_course.sandbox.server import state_dir
 
     summary = " ".join(f"{type(error).__name__}: {error}".split())[:300]
     path = state_dir() / "last-error.txt"

@@ -259,7 +259,8 @@ def check(exercise_id: str, *, quiet: bool = False) -> None:
         ExerciseNotPassed: the exercise does not pass (shown as verdict and hint, no traceback).
         kms_course.SandboxError: the sandbox is not running (run the lesson's first cell).
     """
-    from kms_course import cellruns, sandbox
+    from kms_course import cellruns
+    from kms_course.sandbox import start as sandbox
 
     caller_globals = sys._getframe(1).f_globals
     verdict = run_check(exercise_id, sandbox.kms_client(), caller_globals)

@@ -2,7 +2,7 @@
 
 Installed in every kernel of ``kms-course lab`` (its IPython startup config,
 :mod:`kms_course.jupyter_config`) and by the lesson's setup cell
-(:func:`kms_course.sandbox.start_sandbox`) when it runs inside IPython; elsewhere it does nothing.
+(:func:`kms_course.sandbox.start.start_sandbox`) when it runs inside IPython; elsewhere it does nothing.
 
 It uses IPython's own mechanism for this, ``InteractiveShell.set_custom_exc``
 (https://ipython.readthedocs.io/en/stable/api/generated/IPython.core.interactiveshell.html): a KMS
@@ -165,7 +165,7 @@ def _restart_hint(error: NameError) -> str | None:
     if name is None:
         return None
     try:
-        from kms_course import sandbox
+        from kms_course.sandbox import start as sandbox
 
         started = sandbox.active_backend() is not None
     except Exception:  # noqa: BLE001 (a hint never raises)

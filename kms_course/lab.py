@@ -31,7 +31,7 @@ from pathlib import Path
 
 from kms_course.atomic import atomic_write_text
 from kms_course.errors import CourseError
-from kms_course.server_cli import port_number
+from kms_course.sandbox.server_cli import port_number
 
 #: Jupyter configuration added by the course: kernels load the sandbox guard first, and
 #: JupyterLab's news pop-up stays off (it would try to reach the internet).

@@ -5,7 +5,7 @@ The practice setup also creates the capstone's principals, IAM roles of the acco
 an audit: the document ``mine/ledger-9`` of ``henry`` is shared by grants with a random four of
 the analysts, a random one to three of them read it (each with its own credentials), one analyst
 without a grant is refused, and one reads another document. Only the sandbox's trail
-(:mod:`kms_course.trail`) tells who read the ledger, and the answer changes with every run.
+(:mod:`kms_course.sandbox.trail`) tells who read the ledger, and the answer changes with every run.
 
 Public, unlike :mod:`kms_course.checks`: lesson cells import it, in the lab and in a grading jail
 (which hides the checks). In the layout, a document's AES-256-GCM ciphertext is stored under
@@ -70,7 +70,7 @@ _ACCOUNTS: dict[int, str] = {}
 def _account() -> str:
     """The account ID of the setup cell's credentials (STS GetCallerIdentity), once per sandbox
     start."""
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     generation = getattr(sandbox, "_STATE").generation
     if generation not in _ACCOUNTS:
@@ -93,11 +93,11 @@ def role_client(arn: str, session_name: str, service: str = "kms") -> Any:
     """A client of the sandbox acting as IAM role ``arn``, in a role session ``session_name``
     (STS AssumeRole, https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html).
 
-    Like :func:`kms_course.access.client_as`, without its cache, and made from the default
+    Like :func:`kms_course.sandbox.access.client_as`, without its cache, and made from the default
     boto3 session (no new session's model files to load: a few milliseconds, not a few tenths of
     a second). Raises botocore's ClientError (NoSuchEntity) if the role does not exist.
     """
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     sandbox.client("iam").get_role(RoleName=arn.rsplit("/", 1)[-1])  # NoSuchEntity if missing
     credentials = sandbox.client("sts").assume_role(
@@ -110,7 +110,7 @@ def role_client(arn: str, session_name: str, service: str = "kms") -> Any:
 def ensure_roles(names: tuple[str, ...]) -> None:
     """Create each IAM role (trusting principals of the account, no IAM policy) unless it exists
     (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html)."""
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     iam = sandbox.client("iam")
     trust = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -135,7 +135,7 @@ def prepare_practice(kms: Any, s3: Any) -> tuple[str, str]:
 
     Args:
         kms: the sandbox's boto3 KMS client.
-        s3: a boto3 S3 client of the same sandbox (``kms_course.sandbox.client("s3")``).
+        s3: a boto3 S3 client of the same sandbox (``kms_course.sandbox.start.client("s3")``).
 
     Returns:
         ``(bucket_name, key_id)``.
@@ -143,7 +143,7 @@ def prepare_practice(kms: Any, s3: Any) -> tuple[str, str]:
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     if PRACTICE_BUCKET not in existing:
         s3.create_bucket(Bucket=PRACTICE_BUCKET)
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     audit = sandbox.active_backend() != "aws"  # real AWS: no sandbox trail to audit with
     ensure_roles((*READER_ROLES.values(), *(ANALYSTS if audit else ())))

@@ -10,8 +10,8 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
-from kms_course import sandbox
-from kms_course.access import client_as
+from kms_course.sandbox import start as sandbox
+from kms_course.sandbox.access import client_as
 
 ACCOUNT = "123456789012"
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"
@@ -97,7 +97,7 @@ def denied(call) -> str:
 @pytest.fixture(scope="session")
 def access_server_url():
     """The moto sandbox of this process, plus a course server thread sharing its state."""
-    from kms_course.server import ThreadedServer
+    from kms_course.sandbox.server import ThreadedServer
 
     sandbox.start_sandbox("moto", quiet=True)
     with ThreadedServer() as url:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kms_course import sandbox
+from kms_course.sandbox import start as sandbox
 
 
 def kms_and_bucket(bucket: str):

@@ -12,7 +12,7 @@ import boto3
 import botocore.config
 import pytest
 
-from kms_course import clock, course_api, sandbox, trail
+from kms_course.sandbox import clock, course_api, start as sandbox, trail
 
 ONE_TRY = botocore.config.Config(retries={"max_attempts": 1})
 
@@ -52,7 +52,7 @@ class Sandbox:
 @pytest.fixture(scope="session")
 def time_server_url():
     """The moto sandbox of this process, plus a course server thread sharing its state."""
-    from kms_course.server import ThreadedServer
+    from kms_course.sandbox.server import ThreadedServer
 
     sandbox.start_sandbox("moto", quiet=True)
     with ThreadedServer() as url:

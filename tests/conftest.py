@@ -17,7 +17,7 @@ NOTEBOOKS = ROOT / "notebooks"
 @pytest.fixture(scope="session")
 def kms_session():
     """The ``moto`` sandbox of this test process (started once; process-wide by design)."""
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     return sandbox.start_sandbox("moto", quiet=True)
 
@@ -25,7 +25,7 @@ def kms_session():
 @pytest.fixture
 def kms(kms_session):
     """A KMS client on an emptied sandbox."""
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     sandbox.reset()
     return kms_session

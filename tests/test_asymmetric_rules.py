@@ -1,4 +1,4 @@
-"""Sign, Verify and the added key specs in the sandbox (kms_course/asymmetric_rules.py), against
+"""Sign, Verify and the added key specs in the sandbox (kms_course/sandbox/rules/asymmetric.py), against
 the documented behaviour of AWS KMS.
 
 Sources: Sign / Verify (https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html,
@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from kms_course.trail import trail
+from kms_course.sandbox.trail import trail
 
 
 def signing_key(kms, spec: str) -> str:
@@ -205,14 +205,14 @@ def test_a_lesson_naming_a_spec_the_sandbox_refuses_says_so():
 
 
 def test_an_added_key_survives_the_course_servers_save_and_load(kms):
-    """The moto-server backend saves keys with kms_course.server's pickler; an Ed25519 key's seed
+    """The moto-server backend saves keys with kms_course.sandbox.server's pickler; an Ed25519 key's seed
     (and so its public key) must come back unchanged."""
     import pickle
 
     from moto.kms.models import kms_backends
 
-    from kms_course.asymmetric_rules import public_key_der
-    from kms_course.server import _dumps
+    from kms_course.sandbox.rules.asymmetric import public_key_der
+    from kms_course.sandbox.server import _dumps
 
     key_id = signing_key(kms, "ECC_NIST_EDWARDS25519")
     key = kms_backends["123456789012"]["us-east-1"].keys[key_id]

@@ -1,4 +1,4 @@
-"""The aws backend changes only keys the course created (issue 15 item 7, kms_course.aws_guard).
+"""The aws backend changes only keys the course created (issue 15 item 7, kms_course.sandbox.aws_guard).
 
 The aws backend's code path runs offline against moto's ``mock_aws`` in a fresh interpreter (as
 in tests/test_sandbox.py), so nothing leaves the machine: a key made before the course started
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from kms_course import aws_guard
+from kms_course.sandbox import aws_guard
 from tests.conftest import clean_env, run_python
 
 SCRIPT = """
@@ -28,8 +28,9 @@ with mock_aws():
     outside.create_alias(AliasName="alias/production", TargetKeyId=theirs)
     policy = outside.get_key_policy(KeyId=theirs, PolicyName="default")["Policy"]
 
-    from kms_course import start_sandbox, aws_guard
-    from kms_course.access import client_as
+    from kms_course import start_sandbox
+    from kms_course.sandbox import aws_guard
+    from kms_course.sandbox.access import client_as
     from kms_course.docstore import DocumentStore
     kms = start_sandbox("aws", quiet=True)
     account = boto3.client("sts").get_caller_identity()["Account"]
@@ -109,7 +110,7 @@ def test_aws_backend_refuses_to_change_keys_it_did_not_create(tmp_path):
 
 def test_the_sandbox_backends_have_no_guard(kms, capsys):
     """No extra DescribeKey/ListResourceTags in the sandbox (the trail shows exactly the calls)."""
-    from kms_course.trail import trail
+    from kms_course.sandbox.trail import trail
 
     key = kms.create_key()["KeyMetadata"]["KeyId"]
     policy = kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
@@ -121,7 +122,7 @@ def test_the_sandbox_backends_have_no_guard(kms, capsys):
 
 
 def test_the_note_is_one_line_on_aws(monkeypatch, capsys):
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     monkeypatch.setattr(sandbox, "active_backend", lambda: "aws")
     aws_guard.note("this cell gives grants on the practice key")

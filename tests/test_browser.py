@@ -26,7 +26,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from kms_course.server import free_port
+from kms_course.sandbox.server import free_port
 from tests.conftest import NOTEBOOKS, ROOT, clean_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

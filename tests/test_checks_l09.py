@@ -91,7 +91,7 @@ def test_verify_offline_needs_the_students_own_get_public_key(kms, vendor):
     """The check's own GetPublicKey must not count as the student's (read the trail first)."""
     from moto.kms.models import kms_backends
 
-    from kms_course.asymmetric_rules import public_key_der
+    from kms_course.sandbox.rules.asymmetric import public_key_der
 
     moto_key = kms_backends["123456789012"]["us-east-1"].keys[vendor["vendor_key_id"]]
     public = public_key_der(moto_key)  # the right bytes, without a GetPublicKey call

@@ -3,7 +3,7 @@ message that names what was not done, on specific wrong answers; a correct answe
 solution) re-run after a wrong attempt passes (issue 11 item 2).
 
 The ``kms`` fixture (tests/conftest.py) is the in-process moto sandbox, emptied before each test;
-it enforces key policies and grants as AWS documents them (kms_course.access): a grant with
+it enforces key policies and grants as AWS documents them (kms_course.sandbox.access): a grant with
 ``EncryptionContextEquals`` allows a request only with exactly those pairs, ``...Subset`` with at
 least them (https://docs.aws.amazon.com/kms/latest/APIReference/API_GrantConstraints.html), a
 revoked grant allows nothing (https://docs.aws.amazon.com/kms/latest/developerguide/grant-delete.html).
@@ -22,7 +22,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kms_course import practice as cp
-from kms_course import sandbox
+from kms_course.sandbox import start as sandbox
 from kms_course.checks import l10_capstone as cap
 from kms_course.solutions import solution_source
 from _verdicts import assert_fails, assert_passes, new_key, verdict  # noqa: E402

@@ -19,8 +19,8 @@ import json
 
 import pytest
 
-from kms_course import sandbox
-from kms_course.access import client_as
+from kms_course.sandbox import start as sandbox
+from kms_course.sandbox.access import client_as
 from kms_course.checks import l08_key_policies as lesson
 from _verdicts import assert_fails, assert_passes  # noqa: E402
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from kms_course import server
+from kms_course.sandbox import server
 from tests.conftest import ROOT, clean_env
 
 

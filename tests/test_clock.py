@@ -1,4 +1,4 @@
-"""The sandbox clock (kms_course.clock): deletions complete, automatic rotations happen, and every
+"""The sandbox clock (kms_course.sandbox.clock): deletions complete, automatic rotations happen, and every
 reported date follows the clock, on both sandbox backends.
 
 Expected values come from the AWS pages named in each test:
@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from kms_course import clock, course_api, rules, sandbox, server
+from kms_course.sandbox import clock, course_api, rules, start as sandbox, server
 from tests._time import box, code, time_server_url  # noqa: F401  (fixtures)
 
 DAY = timedelta(days=1)

@@ -1,4 +1,4 @@
-"""Encryption context bound exactly as AWS KMS binds it (kms_course.context_binding), on both
+"""Encryption context bound exactly as AWS KMS binds it (kms_course.sandbox.context_binding), on both
 sandbox backends.
 
 AWS: Decrypt needs an exact, case-sensitive match of the encryption context used to encrypt
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from kms_course import context_binding, rules
+from kms_course.sandbox import context_binding, rules
 from tests._time import box, code, time_server_url  # noqa: F401  (fixtures)
 
 # Pairs of contexts that moto's encoding could not tell apart, and plain differences.

@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from kms_course import envelope, sandbox
+from kms_course import envelope
+from kms_course.sandbox import start as sandbox
 from kms_course.docstore import (
     DocumentAccessDenied,
     DocumentNotFound,

@@ -18,7 +18,8 @@ import itertools
 import pytest
 from botocore.exceptions import ClientError
 
-from kms_course import envelope, sandbox
+from kms_course import envelope
+from kms_course.sandbox import start as sandbox
 from kms_course.docstore import (
     CorruptedAccessList,
     DocumentAccessDenied,

@@ -7,7 +7,7 @@ encryption context is exactly those pairs
 allows nothing (https://docs.aws.amazon.com/kms/latest/developerguide/grant-delete.html); a
 CreateGrant retried with the same Name and parameters answers the same GrantId
 (https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateGrant.html, ``Name``). The
-sandbox enforces grants (kms_course.access), so each test asks KMS as the reader.
+sandbox enforces grants (kms_course.sandbox.access), so each test asks KMS as the reader.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import re
 
 import pytest
 
-from kms_course import envelope, sandbox
+from kms_course import envelope
+from kms_course.sandbox import start as sandbox
 from kms_course.docstore import DocumentAccessDenied, DocumentStore, InvalidDocumentId
 from kms_course.practice import role_client
 from _sandbox_fixtures import kms_and_bucket  # noqa: E402
@@ -154,7 +155,7 @@ def test_a_reader_arn_must_be_an_iam_user_or_role(store):
 def test_get_right_after_share_passes_the_grant_token(kms, s3, store, roles):
     """On AWS a new grant may take minutes to work everywhere unless its token is passed
     (https://docs.aws.amazon.com/kms/latest/developerguide/using-grant-token.html)."""
-    from kms_course.trail import trail
+    from kms_course.sandbox.trail import trail
 
     store.put("g-token", "alice", b"at once")
     store.share("g-token", roles["erin"])

@@ -36,7 +36,7 @@ from kms_course.envelope import (
     WrongEncryptionContext,
     WrongKey,
 )
-from kms_course.sandbox import start_sandbox
+from kms_course.sandbox.start import start_sandbox
 
 CTX = {"purpose": "lesson1", "doc": "42"}
 FRAME = 256  # small frames keep the file tests fast

@@ -42,7 +42,7 @@ from kms_course.envelope import (
     TamperedCiphertext,
     WrongKey,
 )
-from kms_course.sandbox import start_sandbox
+from kms_course.sandbox.start import start_sandbox
 
 CTX = {"purpose": "faults", "doc": "7"}
 BIG = 64 * 1024 * 1024
@@ -50,7 +50,7 @@ BIG = 64 * 1024 * 1024
 CHILD = r"""
 import sys
 from kms_course import envelope
-from kms_course.sandbox import start_sandbox
+from kms_course.sandbox.start import start_sandbox
 
 mode, src, dst = sys.argv[1:4]
 ctx = {"purpose": "faults", "doc": "7"}

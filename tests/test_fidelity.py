@@ -1,6 +1,6 @@
 """``kms-course fidelity``: the table is computed, not written down.
 
-Expected values are the documented real-KMS outcomes held as data in kms_course.fidelity; the
+Expected values are the documented real-KMS outcomes held as data in kms_course.sandbox.fidelity; the
 moto and sandbox columns must come from running the probes.
 """
 
@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from kms_course import fidelity, rules
+from kms_course.sandbox import fidelity, rules
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,12 @@
 """``kms-course fidelity`` probes for signing, MACs and RSA encryption
-(kms_course/fidelity_asymmetric.py): the sandbox matches the documented outcome on each, and the
+(kms_course/sandbox/fidelity_asymmetric.py): the sandbox matches the documented outcome on each, and the
 moto column shows moto 5.2.5's own answers (its fidelity reference, section 2.10)."""
 
 from __future__ import annotations
 
 import pytest
 
-from kms_course import fidelity
+from kms_course.sandbox import fidelity
 
 
 @pytest.fixture(scope="module")

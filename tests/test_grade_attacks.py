@@ -135,7 +135,7 @@ print("refused", len(refused), "of", len(targets))
 """ + KEY
 
 UPLOAD = """# store far more than the grader should hold
-from kms_course.sandbox import client
+from kms_course.sandbox.start import client
 s3 = client("s3")
 s3.create_bucket(Bucket="attack-bucket")
 for i in range(8):

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from _access import ACCOUNT, ROOT, access_server_url, account, denied, error  # noqa: F401
-from kms_course.access import grants
+from kms_course.sandbox.access import grants
 
 
 def _reader_grant(account, **kwargs):

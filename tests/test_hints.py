@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from nbclient import NotebookClient
 
 from kms_course.hints import FULL_TRACEBACK, hint_for, short_error
-from kms_course.sandbox import start_sandbox
+from kms_course.sandbox.start import start_sandbox
 
 SETUP_CELL = "from kms_course import start_sandbox\nkms = start_sandbox(quiet=True)"
 
@@ -143,7 +143,7 @@ def test_disabled_and_pending_deletion_keys(kms_key):
 
 
 def test_bytes_as_s3_metadata_get_the_base64_hint():
-    from kms_course.sandbox import client
+    from kms_course.sandbox.start import client
 
     start_sandbox(quiet=True)
     s3 = client("s3")
@@ -163,7 +163,7 @@ def test_bytes_as_s3_metadata_get_the_base64_hint():
 
 
 def test_restart_hint_before_and_after_the_setup_cell(monkeypatch):
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     monkeypatch.setattr(sandbox, "active_backend", lambda: None)
     before = hint_for(NameError("name 'check' is not defined", name="check"))

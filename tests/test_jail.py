@@ -235,7 +235,7 @@ def test_sandbox_storage_is_limited(server):
     limits = jail.JailLimits(sandbox_request_mib=1, sandbox_total_mib=2)
     server.app.new_budget(1 * jail.MiB, 2 * jail.MiB)
     out = run_jailed(server, [
-        "from kms_course.sandbox import start_sandbox, client\n"
+        "from kms_course.sandbox.start import start_sandbox, client\n"
         "start_sandbox(quiet=True)\n"
         "s3 = client('s3')\n"
         "s3.create_bucket(Bucket='course-bucket')\n"

@@ -8,7 +8,7 @@ import sys
 import time
 import urllib.request
 
-from kms_course.server import free_port
+from kms_course.sandbox.server import free_port
 from tests.conftest import clean_env
 
 

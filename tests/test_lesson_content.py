@@ -393,7 +393,7 @@ def test_lesson_03_says_which_operations_accept_an_alias():
 
 
 def test_lesson_03_alias_demo_is_safe_to_rerun():
-    from kms_course.sandbox import start_sandbox
+    from kms_course.sandbox.start import start_sandbox
 
     kms = start_sandbox(quiet=True)
     namespace = {"kms": kms, "key_id": kms.create_key()["KeyMetadata"]["KeyId"]}

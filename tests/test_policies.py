@@ -17,7 +17,7 @@ import pytest
 from _access import (  # noqa: F401
     ACCOUNT, ROOT, ROOT_STATEMENT, access_server_url, account, denied, error, policy,
 )
-from kms_course.access import conditions
+from kms_course.sandbox.access import conditions
 
 # --- evaluation: who may call ------------------------------------------------------------------
 

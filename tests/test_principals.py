@@ -14,8 +14,8 @@ from __future__ import annotations
 import pytest
 
 from _access import ACCOUNT, ROOT, access_server_url, account, denied  # noqa: F401
-from kms_course import sandbox
-from kms_course.access import PrincipalError, client_as, principals
+from kms_course.sandbox import start as sandbox
+from kms_course.sandbox.access import PrincipalError, client_as, principals
 
 
 def test_default_credentials_are_the_account_root_with_full_use_of_a_default_key(account):

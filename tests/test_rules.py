@@ -1,4 +1,4 @@
-"""The real-KMS rules (kms_course.rules), one test per rule, on both sandbox backends.
+"""The real-KMS rules (kms_course.sandbox.rules), one test per rule, on both sandbox backends.
 
 Each expected value comes from the AWS page named in the test (or in the rule it tests). Every
 test runs twice: against the in-process ``moto`` backend, and against the course's moto server
@@ -19,8 +19,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from kms_course import rules, sandbox
-from kms_course.server import ThreadedServer
+from kms_course.sandbox import rules, start as sandbox
+from kms_course.sandbox.server import ThreadedServer
 
 # --- fixtures -------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import json
 import boto3
 import pytest
 
-from kms_course import sandbox
+from kms_course.sandbox import start as sandbox
 from tests.conftest import clean_env, run_python
 
 
@@ -178,7 +178,7 @@ def test_aws_backend_tags_course_keys_and_cleanup_schedules_only_those(tmp_path)
             import boto3
             other = boto3.client("kms", region_name="us-west-2").create_key()["KeyMetadata"]["Arn"]
             from kms_course import start_sandbox
-            from kms_course.cleanup import cleanup
+            from kms_course.sandbox.cleanup import cleanup
             kms = start_sandbox("aws", quiet=True)
             mine = boto3.client("kms").create_key(
                 Tags=[{"TagKey": "team", "TagValue": "blue"}])["KeyMetadata"]["Arn"]
@@ -317,7 +317,7 @@ def test_aws_backend_still_may_use_instance_metadata(tmp_path):
     result = run_python(
         SPY + """
 import os, kms_course
-from kms_course import sandbox
+from kms_course.sandbox import start as sandbox
 before = os.environ.get("AWS_EC2_METADATA_DISABLED")
 try:
     sandbox.start_sandbox("aws", region="us-east-1")

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from kms_course import server
+from kms_course.sandbox import server
 from tests.conftest import clean_env, run_python
 
 pytestmark = pytest.mark.server

@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from kms_course import server
+from kms_course.sandbox import server
 from tests.conftest import clean_env, run_python
 
 pytestmark = pytest.mark.server
@@ -49,7 +49,7 @@ def _servers(home: Path) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["cmdline"]):
         cmdline = process.info["cmdline"] or []
-        if "kms_course.server" in cmdline and str(home) in cmdline:
+        if "kms_course.sandbox.server" in cmdline and str(home) in cmdline:
             found.append(process)
     return found
 
@@ -66,7 +66,8 @@ def _kill9(home: Path) -> None:
 
 LESSON = """
 import json, sys
-from kms_course import start_sandbox, sandbox
+from kms_course import start_sandbox
+from kms_course.sandbox import start as sandbox
 kms = start_sandbox(quiet=True)
 key = kms.create_key(Description="lesson key")["KeyMetadata"]["KeyId"]
 kms.create_alias(AliasName="alias/lesson", TargetKeyId=key)
@@ -85,7 +86,8 @@ print(json.dumps({"key": key, "grant": grant}))
 
 CHECK = """
 import json
-from kms_course import start_sandbox, sandbox
+from kms_course import start_sandbox
+from kms_course.sandbox import start as sandbox
 kms = start_sandbox(quiet=True)
 blob = sandbox.client("s3").get_object(Bucket="lesson-bucket", Key="saved/envelope.bin")["Body"].read()
 key = kms.describe_key(KeyId="alias/lesson")["KeyMetadata"]["KeyId"]
@@ -277,7 +279,7 @@ def test_two_concurrent_starts_leave_exactly_one_server(env, home):
 def test_a_second_server_on_the_same_state_folder_refuses_to_run(env, home):
     assert cli(env, "server", "start").returncode == 0
     second = subprocess.run(
-        [sys.executable, "-m", "kms_course.server", "--port", str(server.free_port()), "--state", str(home)],
+        [sys.executable, "-m", "kms_course.sandbox.server", "--port", str(server.free_port()), "--state", str(home)],
         env=env, capture_output=True, text=True, timeout=60,
     )
     assert second.returncode == 3
@@ -356,7 +358,7 @@ home = sys.argv[1]
 port = int(sys.argv[2])
 env = dict(os.environ, KMS_COURSE_HOME=home, KMS_COURSE_SERVER_TOKEN="t")
 def serve():
-    p = subprocess.Popen([sys.executable, "-m", "kms_course.server", "--port", str(port), "--state", home],
+    p = subprocess.Popen([sys.executable, "-m", "kms_course.sandbox.server", "--port", str(port), "--state", home],
                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):
         try:
@@ -367,7 +369,8 @@ def serve():
     raise SystemExit("server did not start")
 os.environ.update(KMS_COURSE_SERVER_URL=f"http://127.0.0.1:{port}")
 p = serve()
-from kms_course import start_sandbox, sandbox
+from kms_course import start_sandbox
+from kms_course.sandbox import start as sandbox
 kms = start_sandbox("moto-server", quiet=True)
 key = kms.create_key()["KeyMetadata"]["KeyId"]
 blob = kms.encrypt(KeyId=key, Plaintext=b"before")["CiphertextBlob"]

@@ -1,4 +1,4 @@
-"""The audit trail (kms_course.trail): every KMS call, allowed or refused, as a CloudTrail event,
+"""The audit trail (kms_course.sandbox.trail): every KMS call, allowed or refused, as a CloudTrail event,
 on both sandbox backends, never holding plaintext.
 
 Field names and values come from the CloudTrail record contents page
@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from kms_course import sandbox, trail
+from kms_course.sandbox import start as sandbox, trail
 from tests._access import Account
 from tests._time import box, code, time_server_url  # noqa: F401  (fixtures)
 

@@ -211,7 +211,7 @@ def _explorer_scenario(kms) -> KeyExplorer:
 
 
 def test_explorer_text_form_is_stable(kms):
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     first = _explorer_scenario(kms)
     sandbox.reset()

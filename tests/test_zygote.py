@@ -18,7 +18,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from kms_course import sandbox
+from kms_course.sandbox import start as sandbox
 from kms_course.grading import zygote
 from kms_course.grading.sandbox import GradingServer
 from kms_course.grading.zygote import ZygoteKernelManager
@@ -27,7 +27,8 @@ PROBE = """
 import json, os, boto3
 before = boto3.DEFAULT_SESSION
 loaded = len(before._session.get_component("data_loader")._cache) if before else 0
-from kms_course import sandbox, start_sandbox
+from kms_course.sandbox import start as sandbox
+from kms_course import start_sandbox
 kms = start_sandbox(quiet=True)
 key = kms.create_key(Description="zygote test")["KeyMetadata"]
 ip = get_ipython()

@@ -196,7 +196,7 @@ def require_plaintext(plaintext: bytes, expected: bytes, what: str) -> None:
 
 
 def calls(key_arn: str, event_name: str | None = None) -> list[dict[str, Any]] | None:
-    """The sandbox's record of the KMS calls made on a key (:func:`kms_course.trail.trail`).
+    """The sandbox's record of the KMS calls made on a key (:func:`kms_course.sandbox.trail.trail`).
 
     Args:
         key_arn: the key's ARN (from DescribeKey).
@@ -206,8 +206,8 @@ def calls(key_arn: str, event_name: str | None = None) -> list[dict[str, Any]] |
         CloudTrail events, oldest first (refused calls carry ``errorCode``); None where the
         backend keeps no trail (real AWS), so a check then judges the key's state alone.
     """
-    from kms_course import trail
-    from kms_course.sandbox import SandboxError
+    from kms_course.sandbox import trail
+    from kms_course.sandbox.start import SandboxError
 
     try:
         return trail.trail(key_id=key_arn, event_name=event_name)

@@ -14,7 +14,7 @@ Sources:
 * After the waiting period KMS deletes the key (DeleteKey in CloudTrail):
   https://docs.aws.amazon.com/kms/latest/developerguide/ct-delete-key.html
 
-Dates are compared with sandbox time (:mod:`kms_course.clock`), which the lesson moves forward;
+Dates are compared with sandbox time (:mod:`kms_course.sandbox.clock`), which the lesson moves forward;
 on the ``aws`` backend that is real time.
 """
 
@@ -49,7 +49,7 @@ def _require_state(meta: dict, expected: str, fix: str) -> None:
 
 def _now() -> datetime:
     """Sandbox time (the lesson may have advanced the clock); real time on the aws backend."""
-    from kms_course import clock, sandbox
+    from kms_course.sandbox import clock, start as sandbox
 
     if sandbox.active_backend() in sandbox.SANDBOX_BACKENDS:
         return clock.now()
@@ -170,14 +170,14 @@ LOST_PLAINTEXT = b"lost forever"
     lesson=LESSON,
     points=3,
     hint="Schedule the deletion with PendingWindowInDays=7, then move the sandbox clock past the "
-    "DeletionDate with advance(days=8) (from kms_course.clock import advance); decrypt with "
+    "DeletionDate with advance(days=8) (from kms_course.sandbox.clock import advance); decrypt with "
     "KeyId=lost_key_id inside try/except and keep error.response['Error']['Code'].",
     answers=("lost_key_id", "lost_ciphertext", "lost_error_code"),
 )
 def _(kms: Any, answers: Answers) -> None:
     from botocore.exceptions import ClientError
 
-    from kms_course import sandbox, trail
+    from kms_course.sandbox import start as sandbox, trail
     from kms_course.checks._common import key_id_answer
 
     key_id = key_id_answer(answers, "lost_key_id")

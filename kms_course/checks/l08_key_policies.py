@@ -2,7 +2,7 @@
 (notebooks/08_key_policies_and_grants.ipynb).
 
 Every check proves a key policy or a grant by calling KMS *as each principal*
-(:func:`kms_course.access.client_as`): the principal the exercise names must succeed, and the
+(:func:`kms_course.sandbox.access.client_as`): the principal the exercise names must succeed, and the
 calls it must not make must fail with AccessDeniedException. Nothing printed is read.
 
 The lesson's principals are four IAM roles of the account, which the lesson creates
@@ -65,7 +65,7 @@ class Actor:
     """One principal seen by a check: a KMS client acting as it, and verdicts in its name."""
 
     def __init__(self, arn: str):
-        from kms_course.access import client_as
+        from kms_course.sandbox.access import client_as
 
         self.arn = arn
         self.name = arn.rsplit("/", 1)[-1]
@@ -413,8 +413,8 @@ def _require_retired_by_auditor(key_arn: str, grant_id: str, token: str) -> None
     Raises:
         CheckFailed: the trail shows no such call (nothing is checked on real AWS: no trail).
     """
-    from kms_course import trail
-    from kms_course.sandbox import SandboxError
+    from kms_course.sandbox import trail
+    from kms_course.sandbox.start import SandboxError
 
     try:
         events = trail.trail(event_name="RetireGrant")

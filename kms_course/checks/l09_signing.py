@@ -3,7 +3,7 @@
 
 Each check proves the work from the sandbox: it verifies the student's signatures itself with the
 key's public key (``cryptography``), verifies MACs with VerifyMac, decrypts with KMS, and reads the
-trail (:mod:`kms_course.trail`) to see which operations were called, never printed output.
+trail (:mod:`kms_course.sandbox.trail`) to see which operations were called, never printed output.
 
 Sources:
 * Key usage and key specs: https://docs.aws.amazon.com/kms/latest/developerguide/symmetric-asymmetric.html,

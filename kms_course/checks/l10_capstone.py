@@ -22,7 +22,7 @@ lesson 05), in the practice bucket :data:`PRACTICE_BUCKET`:
   and from the trail that the student's own calls did the work (e.g. Dave decrypted in a session
   of his own);
 * the audit exercise's answer, who decrypted ``ledger-9``, is computed from the sandbox's trail
-  (:mod:`kms_course.trail`), whose readers :func:`kms_course.practice.prepare_practice` draws at
+  (:mod:`kms_course.sandbox.trail`), whose readers :func:`kms_course.practice.prepare_practice` draws at
   random on every run, so a list typed in from an earlier run does not pass.
 
 Sources: GenerateDataKey https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKey.html,
@@ -87,7 +87,7 @@ PREPARE_HINT = "run the cell that prepares the practice bucket (prepare_practice
 
 
 def _s3():
-    from kms_course.sandbox import client
+    from kms_course.sandbox.start import client
 
     return client("s3")
 

@@ -20,7 +20,7 @@ PRELOAD = (
     "nbclient",
     "nbformat.validator",
     "jupyter_client",
-    "kms_course.rules",
+    "kms_course.sandbox.rules",
     "kms_course.grading.worker",
     "kms_course.checks",
 )

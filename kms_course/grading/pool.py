@@ -32,14 +32,14 @@ def preload() -> None:
     import nbclient  # noqa: F401
     import nbformat.validator  # noqa: F401
 
-    from kms_course import rules  # noqa: F401
+    from kms_course.sandbox import rules  # noqa: F401
     from kms_course.exercises import load_all
 
     load_all()
 
 
 def _init(config: GradeConfig, parent: int) -> None:
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
     from kms_course.grading.jail import die_with_parent
 
     die_with_parent()

@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
-from kms_course import server
-from kms_course.sandbox import DEFAULT_REGION
+from kms_course.sandbox import server
+from kms_course.sandbox.start import DEFAULT_REGION
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -43,7 +43,7 @@ class GuardedApp:
     ``kms_course.reset()`` sends) is let through: it empties only the submission's own data.
 
     ``GET /moto-api/data.json`` answers ``{}`` (status 200) without reaching moto: it is the
-    liveness probe ``kms_course.server.answers`` uses, and must not reveal data.
+    liveness probe ``kms_course.sandbox.server.answers`` uses, and must not reveal data.
 
     Args:
         app: the course's moto WSGI app.
@@ -201,12 +201,12 @@ class GradingServer:
     def kms(self):
         """A boto3 KMS client of the grader on this server, for running checks.
 
-        It starts :mod:`kms_course.sandbox` in this process with the ``moto-server`` backend
+        It starts :mod:`kms_course.sandbox.start` in this process with the ``moto-server`` backend
         aimed at this server (so the sandbox's guard lets the client through), which sets fake
         credentials and ``AWS_ENDPOINT_URL`` in ``os.environ``: call it only in a process that
         does nothing but grade (a grading worker).
         """
-        from kms_course import sandbox
+        from kms_course.sandbox import start as sandbox
 
         os.environ[server.ENV_URL] = self.url
         sandbox.start_sandbox(backend="moto-server", region=self.region, quiet=True)

@@ -43,7 +43,7 @@ PRELOAD = (
     "boto3",
     "botocore.client",
     "kms_course",
-    "kms_course.sandbox",
+    "kms_course.sandbox.start",
 )
 #: Imported too when present (lesson helpers may come and go; a missing one is skipped).
 OPTIONAL_PRELOAD = (
@@ -441,7 +441,7 @@ def _warm_botocore() -> None:
             loader.load_service_model(service, "endpoint-rule-set-1")
         for name in ("_retry", "sdk-default-configuration", "partitions"):
             loader.load_data(name)
-        from kms_course import sandbox
+        from kms_course.sandbox import start as sandbox
 
         sandbox.trust_default_session()
     except Exception:  # noqa: BLE001 (only a warm-up: a kernel loads what is missing itself)

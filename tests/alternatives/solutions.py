@@ -388,7 +388,7 @@ ALTERNATIVES: dict[str, list[tuple[str, str]]] = {
                      "store.revoke('plan-2025', grace_role)"),
     ],
     "10-who-read": [("solution", (
-        "from kms_course import trail as course_trail\n\n"
+        "from kms_course.sandbox import trail as course_trail\n\n"
         "wanted = {'owner': 'henry', 'doc_id': 'ledger-9'}\n"
         "\n\n"
         "def reader_of(event):\n"

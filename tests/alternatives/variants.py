@@ -180,7 +180,8 @@ def write(nb, path) -> None:
 _NEXT_NOTEBOOK = """\
 get_ipython().run_line_magic('reset', '-f')
 import os as _os
-from kms_course import cellruns as _cellruns, exercises as _exercises, sandbox as _sandbox
+from kms_course import cellruns as _cellruns, exercises as _exercises
+from kms_course.sandbox import start as _sandbox
 if _sandbox.active_backend() is not None:
     _sandbox.reset()
 _cellruns.TRACKER.runs.clear()

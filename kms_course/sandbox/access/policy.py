@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from kms_course.access import conditions, principals
-from kms_course.access.principals import Principal
+from kms_course.sandbox.access import conditions, principals
+from kms_course.sandbox.access.principals import Principal
 
 MALFORMED = "MalformedPolicyDocumentException"
 INVALID_PRINCIPALS = "Policy contains a statement with one or more invalid principals."
@@ -35,7 +35,7 @@ _SERVICE = re.compile(r"^[a-z0-9.-]+\.amazonaws\.com(\.cn)?$")
 
 
 def _malformed(message: str):
-    from kms_course.rules import KmsError
+    from kms_course.sandbox.rules import KmsError
 
     return KmsError(MALFORMED, message)
 

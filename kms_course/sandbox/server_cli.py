@@ -1,6 +1,6 @@
 """``kms-course server start|stop|status|reset``: the moto server of the ``moto-server`` backend.
 
-See :mod:`kms_course.server` for what the server is, where its data is kept and how ``stop``
+See :mod:`kms_course.sandbox.server` for what the server is, where its data is kept and how ``stop``
 checks that the recorded process is the course server before signalling it.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from kms_course import server
+from kms_course.sandbox import server
 
 
 def port_number(text: str) -> int:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from kms_course import rules
+from kms_course.sandbox import rules
 
 _INSTALLED = False
 

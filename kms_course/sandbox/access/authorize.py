@@ -41,11 +41,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kms_course import rules
-from kms_course.access import grants as grant_rules
-from kms_course.access import policy, principals
-from kms_course.access.principals import Principal
-from kms_course.rules import KmsError
+from kms_course.sandbox import rules
+from kms_course.sandbox.access import grants as grant_rules
+from kms_course.sandbox.access import policy, principals
+from kms_course.sandbox.access.principals import Principal
+from kms_course.sandbox.rules import KmsError
 
 DETERMINING_ACCESS_DOC = "https://docs.aws.amazon.com/kms/latest/developerguide/determining-access.html"
 DENIED_MESSAGES_DOC = (
@@ -309,7 +309,7 @@ def authorize(ctx, operation: str, params: dict) -> None:
 
 @rules.replace("CreateGrant")
 def create_grant(ctx, params: dict) -> dict:
-    """CreateGrant (see :func:`kms_course.access.grants.create_grant`), with the caller and the
+    """CreateGrant (see :func:`kms_course.sandbox.access.grants.create_grant`), with the caller and the
     grants its permission came from.
 
     https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateGrant.html
@@ -321,7 +321,7 @@ def create_grant(ctx, params: dict) -> dict:
 @rules.replace("RetireGrant")
 def retire_grant(ctx, params: dict) -> dict:
     """RetireGrant, authorized by the grant itself (see
-    :func:`kms_course.access.grants.retire_grant`).
+    :func:`kms_course.sandbox.access.grants.retire_grant`).
 
     https://docs.aws.amazon.com/kms/latest/developerguide/grant-delete.html
     """

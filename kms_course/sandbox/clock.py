@@ -4,7 +4,7 @@ On AWS, time passes: a key scheduled for deletion is deleted when its waiting pe
 key with automatic rotation gets new key material every rotation period. In the offline sandbox a
 lesson moves time itself::
 
-    from kms_course.clock import advance
+    from kms_course.sandbox.clock import advance
     advance(days=8)            # a key scheduled with PendingWindowInDays=7 is now deleted
 
 Sandbox time is the real UTC time plus an offset that only grows. Every date the sandbox reports
@@ -35,7 +35,7 @@ are applied at the start of every KMS request and at once by :func:`advance`.
 
 Both sandbox backends have the clock: in the ``moto-server`` backend (and the grader's server)
 :func:`advance` and :func:`now` are the course operation ``KmsCourseClock``
-(:mod:`kms_course.course_api`). The ``aws`` backend has none: real time cannot be moved.
+(:mod:`kms_course.sandbox.course_api`). The ``aws`` backend has none: real time cannot be moved.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from kms_course import course_api, rules
+from kms_course.sandbox import course_api, rules
 
 OFFSET_ATTRIBUTE = "_kms_course_clock_offset"
 OPERATION = "KmsCourseClock"
@@ -128,7 +128,7 @@ def settle_all() -> None:
 
 
 def _delete(backend, key) -> None:
-    from kms_course import trail
+    from kms_course.sandbox import trail
 
     when = key.deletion_date
     backend.delete_key(key.id)  # the key, its key material, aliases (held by the key), tags
@@ -145,7 +145,7 @@ def _rotate_while_due(backend, key, now: datetime) -> None:
 
 
 def _rotate(backend, key, when: datetime) -> None:
-    from kms_course import trail
+    from kms_course.sandbox import trail
 
     key.rotations.append(
         {"KeyId": key.arn, "RotationDate": timestamp(when), "RotationType": "AUTOMATIC"}
@@ -217,7 +217,7 @@ def _clock_operation(backend, params: dict) -> dict:
 
 
 def install() -> None:
-    """Hook the clock into :mod:`kms_course.rules` (called by ``rules.install()``; idempotent)."""
+    """Hook the clock into :mod:`kms_course.sandbox.rules` (called by ``rules.install()``; idempotent)."""
     if before_request not in rules.PRELUDES:
         rules.PRELUDES.append(before_request)
 
@@ -236,7 +236,7 @@ def advance(days: float = 0, hours: float = 0, minutes: float = 0) -> datetime:
 
     Raises:
         ValueError: a negative, non-numeric or too large amount (time never goes back).
-        kms_course.sandbox.SandboxError: the sandbox is not running, or the backend is ``aws``
+        kms_course.sandbox.start.SandboxError: the sandbox is not running, or the backend is ``aws``
             (time on AWS cannot be moved: deletions and rotations happen on their dates).
 
     Sources: https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html,
@@ -258,13 +258,13 @@ def now() -> datetime:
     """Sandbox time (timezone-aware UTC datetime): real time plus every :func:`advance` so far.
 
     Raises:
-        kms_course.sandbox.SandboxError: the sandbox is not running, or the backend is ``aws``.
+        kms_course.sandbox.start.SandboxError: the sandbox is not running, or the backend is ``aws``.
     """
     return datetime.fromtimestamp(_call({})["Now"], timezone.utc)
 
 
 def _call(params: dict) -> dict:
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     if sandbox.active_backend() == "aws":
         raise sandbox.SandboxError(

@@ -1,6 +1,6 @@
 """The ``moto-server`` backend: a moto server on 127.0.0.1 with the course's real-KMS rules.
 
-``kms-course server start`` runs ``python -m kms_course.server`` in the background, waits until it
+``kms-course server start`` runs ``python -m kms_course.sandbox.server`` in the background, waits until it
 answers, and records its address and identity in ``~/.kms-course/server.json`` (or
 ``$KMS_COURSE_HOME/server.json``). ``start_sandbox(backend="moto-server")`` finds the server
 through that file, or through ``KMS_COURSE_SERVER_URL`` when set (a loopback address only).
@@ -248,7 +248,7 @@ def _process_identity(pid: int) -> tuple[float, list[str]] | None:
 
 
 def _is_server_cmdline(cmdline: list[str], port: Any = None) -> bool:
-    if "kms_course.server" not in cmdline:
+    if "kms_course.sandbox.server" not in cmdline:
         return False
     return port is None or str(port) in cmdline
 
@@ -257,7 +257,7 @@ def recorded_process_is_server(state: dict) -> bool:
     """True if the process ``state["pid"]`` is the course server that ``state`` records.
 
     The process must exist, have the recorded start time (to 10 ms) and the recorded command line
-    (a record without them, from an older version, needs ``kms_course.server`` and its port on
+    (a record without them, from an older version, needs ``kms_course.sandbox.server`` and its port on
     the command line). A process id reused by another program fails these checks.
     """
     try:
@@ -410,7 +410,7 @@ def _spawn(port: int, timeout: float) -> str:
     with open(log_path, "ab") as log:
         log_start = log.tell()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "kms_course.server", "--port", str(port), "--state", str(state_dir())],
+            [sys.executable, "-m", "kms_course.sandbox.server", "--port", str(port), "--state", str(state_dir())],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -526,7 +526,7 @@ def make_app():
     """The WSGI app: moto's dispatcher with the course rules installed (no persistence)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from kms_course import rules
+    from kms_course.sandbox import rules
 
     rules.install()
     return DomainDispatcherApplication(create_backend_app)
@@ -547,11 +547,11 @@ def _load_private_key(der: bytes) -> Any:
 class _StatePickler(pickle.Pickler):
     """Pickles moto's backends, including the private keys that plain pickle refuses:
     cryptography's key objects become PKCS#8 DER, and the course's lazy key pairs
-    (``kms_course.rules``) their key spec until first used."""
+    (``kms_course.sandbox.rules``) their key spec until first used."""
 
     def reducer_override(self, obj: Any) -> Any:
         cls = type(obj)
-        if cls.__qualname__.endswith("LazyPrivateKey") and cls.__module__ == "kms_course.rules":
+        if cls.__qualname__.endswith("LazyPrivateKey") and cls.__module__ == "kms_course.sandbox.rules":
             inner = obj.__dict__.get("_key")
             if inner is None:
                 return _lazy_key, (obj.__dict__["_key_spec"],)
@@ -717,7 +717,7 @@ def _may_change(environ: dict) -> bool:
 
 
 #: KMS operations that change no key, alias, policy or grant: only the sandbox's trail
-#: (kms_course.trail) and the key pairs a first use creates. When the disk is full they are still
+#: (kms_course.sandbox.trail) and the key pairs a first use creates. When the disk is full they are still
 #: answered, as AWS still answers when a CloudTrail delivery fails; what they changed stays in
 #: memory and is written with the next save that succeeds.
 READS = frozenset({
@@ -803,7 +803,7 @@ def _internal_error(environ: dict, start_response: Any, message: str) -> list[by
 
 
 def serve(port: int, host: str = HOST, state: str | Path | None = None) -> None:
-    """Serve in the foreground until SIGTERM or Ctrl-C (what ``python -m kms_course.server`` runs).
+    """Serve in the foreground until SIGTERM or Ctrl-C (what ``python -m kms_course.sandbox.server`` runs).
 
     Args:
         port: TCP port on ``host``.
@@ -873,7 +873,7 @@ class ThreadedServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m kms_course.server")
+    parser = argparse.ArgumentParser(prog="python -m kms_course.sandbox.server")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--state", default=None, help="folder of the saved data (default: none kept)")
     args = parser.parse_args(argv)

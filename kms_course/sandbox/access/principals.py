@@ -232,7 +232,7 @@ def client_as(principal_arn: str, service: str = "kms", *, session_name: str = "
     """
     import boto3
 
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     if not is_principal_arn(principal_arn):
         raise PrincipalError(
@@ -265,7 +265,7 @@ def _still_valid(arn: str, creds: dict[str, str]) -> bool:
     STS data are gone, and the old access key would act as root)."""
     import boto3
 
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     if sandbox.active_backend() not in sandbox.SANDBOX_BACKENDS:
         return True
@@ -282,7 +282,7 @@ def _still_valid(arn: str, creds: dict[str, str]) -> bool:
 
 
 def _make_credentials(arn: str, session_name: str) -> dict[str, str]:
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     user = USER_ARN.match(arn)
     if user:

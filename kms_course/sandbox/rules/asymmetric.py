@@ -1,5 +1,5 @@
 """Real-KMS rules for asymmetric signing keys on top of moto (loaded by
-:func:`kms_course.rules.install`).
+:func:`kms_course.sandbox.rules.install`).
 
 moto 5.2.5 signs, but not as KMS does (``kms-course fidelity`` shows each point live):
 
@@ -46,8 +46,8 @@ from __future__ import annotations
 
 import os
 
-from kms_course import rules
-from kms_course.rules import KmsError, after, b64, before, blob, replace, require_key
+from kms_course.sandbox import rules
+from kms_course.sandbox.rules import KmsError, after, b64, before, blob, replace, require_key
 
 #: Where the seed of an Ed25519 or ML-DSA key lives on moto's ``Key`` object.
 SEED_ATTRIBUTE = "_kms_course_seed"
@@ -90,7 +90,7 @@ _PATCHED = False
 
 
 def install() -> None:
-    """Called by :func:`kms_course.rules.install` (importing this module registers its rules):
+    """Called by :func:`kms_course.sandbox.rules.install` (importing this module registers its rules):
     moto's ``Key.signing_algorithms`` learns the signing algorithms of the added key specs."""
     global _PATCHED
     if _PATCHED:
@@ -181,7 +181,7 @@ def public_key_der(key) -> bytes:
 @replace("GetPublicKey")
 def get_public_key(ctx, params: dict) -> dict:
     """GetPublicKey of an Ed25519 or ML-DSA key: its DER SubjectPublicKeyInfo (moto answers for
-    the others; :func:`kms_course.rules.public_key_fields` completes the response).
+    the others; :func:`kms_course.sandbox.rules.public_key_fields` completes the response).
 
     https://docs.aws.amazon.com/kms/latest/APIReference/API_GetPublicKey.html
     """

@@ -1,7 +1,7 @@
 """``kms-course cleanup``: on real AWS, schedule deletion of the keys the course created.
 
 In the ``aws`` backend every ``CreateKey`` of the course carries the tag
-``kms-course=created-by-course`` (:data:`kms_course.sandbox.COURSE_TAG_KEY`). This command lists
+``kms-course=created-by-course`` (:data:`kms_course.sandbox.start.COURSE_TAG_KEY`). This command lists
 the account's keys in the Region, keeps only customer managed keys with that tag, and schedules
 their deletion (a 7-30 day waiting period, default 7; ScheduleKeyDeletion,
 https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html). It never touches
@@ -14,7 +14,7 @@ import argparse
 from collections.abc import Iterator
 
 from kms_course.errors import CourseError
-from kms_course.sandbox import COURSE_TAG_KEY, COURSE_TAG_VALUE
+from kms_course.sandbox.start import COURSE_TAG_KEY, COURSE_TAG_VALUE
 
 
 def course_keys(kms) -> Iterator[dict]:
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     import botocore.config
     import botocore.exceptions
 
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     if not 7 <= args.days <= 30:
         raise CourseError(f"--days must be between 7 and 30 (got {args.days}).")

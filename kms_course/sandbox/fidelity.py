@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 
 import botocore.exceptions
 
-from kms_course import rules
+from kms_course.sandbox import rules
 
 KEY_STATE = rules.KEY_STATE_DOC
 API = rules.api_doc
@@ -462,7 +462,7 @@ _ROOT_STATEMENT = {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
 
 
 def _iam():
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     return sandbox.client("iam")
 
@@ -485,7 +485,7 @@ def _role(name: str) -> str:
 
 
 def _as(arn: str):
-    from kms_course.access import client_as
+    from kms_course.sandbox.access import client_as
 
     return client_as(arn)
 
@@ -930,13 +930,13 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
 
 
 def _advance(days: float) -> None:
-    from kms_course import clock
+    from kms_course.sandbox import clock
 
     clock.advance(days=days)
 
 
 def _trail(**filters) -> list:
-    from kms_course import trail
+    from kms_course.sandbox import trail
 
     return trail.trail(**filters)
 
@@ -957,7 +957,7 @@ def alias_deleted_with_its_key(kms):
 
 
 def deletion_date_on_the_clock(kms):
-    from kms_course import clock
+    from kms_course.sandbox import clock
 
     _advance(100)
     key = _key(kms)
@@ -1056,7 +1056,7 @@ BEHAVIOURS = BEHAVIOURS + TIME_AND_AUDIT
 
 # --- probes: signing, MACs and RSA encryption (lesson 09), in their own module -----------------
 
-from kms_course.fidelity_asymmetric import PROBES as _SIGNING_PROBES  # noqa: E402
+from kms_course.sandbox.fidelity_asymmetric import PROBES as _SIGNING_PROBES  # noqa: E402
 
 SIGNING_AND_MACS: tuple[Behaviour, ...] = tuple(
     Behaviour(*probe, lesson=True) for probe in _SIGNING_PROBES
@@ -1069,7 +1069,7 @@ BEHAVIOURS = BEHAVIOURS + SIGNING_AND_MACS
 
 def measure(behaviour: Behaviour, kms, with_rules: bool) -> str:
     """The probe's outcome on an emptied sandbox, with the course rules on or off."""
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     previous = rules.ENABLED
     rules.ENABLED = with_rules
@@ -1089,7 +1089,7 @@ def evaluate(behaviours: tuple[Behaviour, ...] = BEHAVIOURS) -> list[Result]:
     Raises:
         SandboxError: this process already uses another backend (``moto-server`` or ``aws``).
     """
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     kms = sandbox.start_sandbox("moto", quiet=True)
     rules.install()

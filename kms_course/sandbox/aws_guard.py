@@ -1,7 +1,7 @@
 """On real AWS the course changes only the KMS keys it created.
 
 With the ``aws`` backend every ``CreateKey`` sent by a course kernel carries the tag
-``kms-course=created-by-course`` (:data:`kms_course.sandbox.COURSE_TAG_KEY`). This module makes
+``kms-course=created-by-course`` (:data:`kms_course.sandbox.start.COURSE_TAG_KEY`). This module makes
 the other half of that promise: every KMS client of the ``aws`` backend refuses, before anything
 is sent, a request that would change the key policy, the grants, the tags, the state or the
 rotation of a key **without** that tag, with :class:`NotACourseKey` (one line: which call, which
@@ -36,7 +36,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from kms_course.sandbox import COURSE_TAG_KEY, COURSE_TAG_VALUE, SandboxError
+from kms_course.sandbox.start import COURSE_TAG_KEY, COURSE_TAG_VALUE, SandboxError
 
 __all__ = ["GUARDED_OPERATIONS", "NotACourseKey", "install", "note", "require_course_key"]
 
@@ -129,7 +129,7 @@ def note(what: str) -> None:
     Args:
         what: what the cell changes, e.g. ``"this cell gives grants on the practice key"``.
     """
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     if sandbox.active_backend() == "aws":
         print(f"On real AWS: {what} (only keys this course created; refused on any other key).")

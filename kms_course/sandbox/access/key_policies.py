@@ -6,7 +6,7 @@ of CreateKey, the default key policy and the lock-out safety check.
 * A key created without a policy gets the default key policy, whose one statement
   "Enable IAM User Permissions" gives the account (``arn:aws:iam::<account>:root``) ``kms:*``:
   https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html.
-* A policy given to CreateKey or PutKeyPolicy is validated (:func:`kms_course.access.policy.parse`),
+* A policy given to CreateKey or PutKeyPolicy is validated (:func:`kms_course.sandbox.access.policy.parse`),
   and, unless BypassPolicyLockoutSafetyCheck is true, must allow the caller to call
   PutKeyPolicy on the key later, else MalformedPolicyDocumentException "The new key policy will
   not allow you to update the key policy in the future."
@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import json
 
-from kms_course import rules
-from kms_course.access import authorize, policy
-from kms_course.rules import KmsError
+from kms_course.sandbox import rules
+from kms_course.sandbox.access import authorize, policy
+from kms_course.sandbox.rules import KmsError
 
 DEFAULT_POLICY_DOC = "https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html"
 LOCKOUT = "The new key policy will not allow you to update the key policy in the future."

@@ -7,7 +7,7 @@ One call, ``kms = start_sandbox()``, in a lesson's first code cell:
   survive kernel restarts while it runs) or ``"aws"`` (real AWS, only when chosen explicitly);
 * sets the region (default ``us-east-1``) and, in a sandbox backend, fake credentials, so that the
   plain ``boto3.client('kms')`` of the lessons works unchanged in later cells;
-* installs the real-KMS rules (:mod:`kms_course.rules`) in the sandbox backends;
+* installs the real-KMS rules (:mod:`kms_course.sandbox.rules`) in the sandbox backends;
 * returns a ready boto3 KMS client and prints one line naming the backend and region.
 
 Running it again keeps the keys already created; :func:`reset` empties the sandbox.
@@ -35,7 +35,7 @@ import botocore.exceptions
 import botocore.httpsession
 import botocore.session
 
-from kms_course.server import is_loopback_url
+from kms_course.sandbox.server import is_loopback_url
 
 BACKENDS = ("moto", "moto-server", "aws")
 SANDBOX_BACKENDS = ("moto", "moto-server")
@@ -43,7 +43,7 @@ DEFAULT_REGION = "us-east-1"
 ENV_BACKEND = "KMS_COURSE_BACKEND"
 ENV_REGION = "KMS_COURSE_REGION"
 #: Tag put on every key the course creates in the ``aws`` backend (see ``kms-course cleanup``);
-#: keys without it the course never changes there (:mod:`kms_course.aws_guard`).
+#: keys without it the course never changes there (:mod:`kms_course.sandbox.aws_guard`).
 COURSE_TAG_KEY = "kms-course"
 COURSE_TAG_VALUE = "created-by-course"
 
@@ -279,7 +279,7 @@ def trust_default_session() -> None:
 def _start_moto(region_name: str | None) -> None:
     from moto import mock_aws
 
-    from kms_course import rules
+    from kms_course.sandbox import rules
 
     region_name = region_name or os.environ.get(ENV_REGION) or DEFAULT_REGION
     _use_sandbox_environment(region_name)
@@ -316,7 +316,7 @@ def _check_region(region_name: str | None, backend: str) -> None:
 
 
 def _server_url() -> str | None:
-    from kms_course import server
+    from kms_course.sandbox import server
 
     try:
         return server.running_url()
@@ -333,7 +333,7 @@ def _follow_moto_server() -> None:
 
 
 def _start_moto_server(region_name: str | None) -> None:
-    from kms_course import server
+    from kms_course.sandbox import server
 
     url = _server_url()
     if url is None:
@@ -447,7 +447,7 @@ def _install_guard() -> None:
         new._kms_course_generation = _STATE.generation
         if _STATE.backend == "aws" and service_name == "kms":
             new.meta.events.register("before-parameter-build.kms.CreateKey", _tag_course_keys)
-            from kms_course import aws_guard  # changes only keys with the course's tag
+            from kms_course.sandbox import aws_guard  # changes only keys with the course's tag
 
             aws_guard.install(new)
         return new

@@ -42,14 +42,14 @@ _BEFORE: dict[str, list[Callable]] = defaultdict(list)
 _AFTER: dict[str, list[Callable]] = defaultdict(list)
 _REPLACE: dict[str, Callable] = {}
 #: ``check(ctx, operation, params)`` run before every operation's rules: the authorization of
-#: the caller (key policy, IAM policies, grants), added by :mod:`kms_course.access`.
+#: the caller (key policy, IAM policies, grants), added by :mod:`kms_course.sandbox.access`.
 CHECKS: list[Callable] = []
 #: ``prelude(ctx, operation)`` run first for every operation: the sandbox clock applies the
-#: deletions and automatic rotations that fell due (:mod:`kms_course.clock`).
+#: deletions and automatic rotations that fell due (:mod:`kms_course.sandbox.clock`).
 PRELUDES: list[Callable] = []
 #: ``observer(ctx, operation, params, answer, error)`` run after every operation, allowed or
 #: refused (``answer``: the JSON text or None; ``error``: the exception or None): the audit
-#: trail (:mod:`kms_course.trail`).
+#: trail (:mod:`kms_course.sandbox.trail`).
 OBSERVERS: list[Callable] = []
 
 #: Switch used by ``kms-course fidelity`` to compare plain moto with the sandbox in one process.
@@ -156,8 +156,8 @@ def _iso(dt: datetime) -> float:
 
 
 def _now() -> datetime:
-    """Sandbox time (naive UTC): the sandbox clock, :mod:`kms_course.clock`."""
-    from kms_course import clock
+    """Sandbox time (naive UTC): the sandbox clock, :mod:`kms_course.sandbox.clock`."""
+    from kms_course.sandbox import clock
 
     return clock.local_now()
 
@@ -1202,7 +1202,8 @@ def install() -> None:
         return
     from moto.kms.responses import KmsResponse
 
-    from kms_course import access, asymmetric_rules, clock, context_binding, course_api, trail
+    from kms_course.sandbox import access, clock, context_binding, course_api, trail
+    from kms_course.sandbox.rules import asymmetric as asymmetric_rules
 
     access.install()  # key policies, grants and the authorization check of every request
     clock.install()  # the sandbox clock: due deletions and rotations before every request

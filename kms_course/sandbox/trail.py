@@ -8,14 +8,14 @@ same record of every KMS request it answers, with CloudTrail's field names
 (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html,
 https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html)::
 
-    from kms_course.trail import trail, show_trail
+    from kms_course.sandbox.trail import trail, show_trail
     trail(key_id=key_id, event_name="Decrypt")   # a list of events (dicts)
     show_trail(key_id=key_id)                    # the same as a table
 
 Each event has ``eventVersion``, ``userIdentity`` (the calling principal, from
-:mod:`kms_course.access`: type ``Root``, ``IAMUser`` or ``AssumedRole`` with its ``arn``,
+:mod:`kms_course.sandbox.access`: type ``Root``, ``IAMUser`` or ``AssumedRole`` with its ``arn``,
 ``accountId``, ``principalId``, ``accessKeyId``), ``eventTime`` (on the sandbox clock,
-:mod:`kms_course.clock`, ``YYYY-MM-DDTHH:MM:SSZ``), ``eventSource`` (``kms.amazonaws.com``),
+:mod:`kms_course.sandbox.clock`, ``YYYY-MM-DDTHH:MM:SSZ``), ``eventSource`` (``kms.amazonaws.com``),
 ``eventName`` (the operation), ``awsRegion``, ``sourceIPAddress``, ``userAgent``,
 ``requestParameters`` (the request's members in lower camel case, e.g. ``keyId``,
 ``encryptionContext``; binary members such as ``plaintext`` and ``ciphertextBlob`` are left out),
@@ -29,7 +29,7 @@ the response without binary members otherwise), ``requestID``, ``eventID``, ``re
 The events are kept inside moto's KMS backends (one list per account and Region, pickled by the
 course's moto server with the keys), at most :data:`MAX_EVENTS` each (the oldest are dropped).
 Emptying the sandbox empties the trail. Nothing can change or delete an event. The ``aws``
-backend has no sandbox trail: :func:`trail` raises :class:`kms_course.sandbox.SandboxError`
+backend has no sandbox trail: :func:`trail` raises :class:`kms_course.sandbox.start.SandboxError`
 pointing to CloudTrail, and :func:`show_trail` says so.
 """
 
@@ -45,7 +45,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from kms_course import clock, course_api, rules
+from kms_course.sandbox import clock, course_api, rules
 from kms_course.widget_text import TextForm
 
 ATTRIBUTE = "_kms_course_trail"
@@ -142,7 +142,7 @@ def response_elements(operation: str, body: Any) -> dict | None:
 
 def user_identity(ctx) -> dict:
     """``userIdentity`` of the request's caller (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html)."""
-    from kms_course.access.authorize import caller_of
+    from kms_course.sandbox.access.authorize import caller_of
 
     caller = caller_of(ctx)
     identity: dict[str, Any] = {"arn": caller.arn, "accountId": caller.account,
@@ -176,7 +176,7 @@ def _iam_id(caller, kind: str) -> str:
 
 
 def _resources(ctx, operation: str, params: dict, body: Any) -> list[dict]:
-    from kms_course.access.authorize import needs
+    from kms_course.sandbox.access.authorize import needs
 
     arns: list[str] = []
     try:
@@ -290,7 +290,7 @@ def service_event(backend, event_name: str, key_arn: str, when: datetime, *,
 
 
 def install() -> None:
-    """Hook the trail into :mod:`kms_course.rules` (called by ``rules.install()``; idempotent)."""
+    """Hook the trail into :mod:`kms_course.sandbox.rules` (called by ``rules.install()``; idempotent)."""
     if record not in rules.OBSERVERS:
         rules.OBSERVERS.append(record)
 
@@ -382,10 +382,10 @@ def trail(key_id: str | None = None, event_name: str | None = None, *,
         A list of events (dicts with CloudTrail's field names, see the module docstring).
 
     Raises:
-        kms_course.sandbox.SandboxError: the sandbox is not running, or the backend is ``aws``
+        kms_course.sandbox.start.SandboxError: the sandbox is not running, or the backend is ``aws``
             (look in CloudTrail instead: the message says how).
     """
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     if sandbox.active_backend() == "aws":
         raise sandbox.SandboxError(_aws_message())
@@ -462,7 +462,7 @@ def show_trail(key_id: str | None = None, event_name: str | None = None, *,
                principal: str | None = None, error_code: str | None = None) -> TrailTable:
     """:func:`trail` as a table (:class:`TrailTable`). With the ``aws`` backend the table only
     says where to look in CloudTrail. Same arguments and errors as :func:`trail` otherwise."""
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     if sandbox.active_backend() == "aws":
         return TrailTable(None, _aws_message())

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from kms_course import rules
-from kms_course.access import principals
-from kms_course.access.principals import Principal
-from kms_course.rules import KmsError
+from kms_course.sandbox import rules
+from kms_course.sandbox.access import principals
+from kms_course.sandbox.access.principals import Principal
+from kms_course.sandbox.rules import KmsError
 
 GRANTS_DOC = "https://docs.aws.amazon.com/kms/latest/developerguide/grants.html"
 CONSTRAINTS_DOC = "https://docs.aws.amazon.com/kms/latest/APIReference/API_GrantConstraints.html"

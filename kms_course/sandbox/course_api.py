@@ -1,7 +1,7 @@
 """The course's own operations on the sandbox (the clock, the trail), next to KMS's.
 
 The sandbox keeps its clock and its audit trail inside moto's KMS backends (the objects the
-course's moto server pickles: see :mod:`kms_course.server`), so they must be read and changed in
+course's moto server pickles: see :mod:`kms_course.sandbox.server`), so they must be read and changed in
 the process that serves the sandbox. This module gives that process a few private operations,
 named ``KmsCourse...`` and handled by moto's ``KmsResponse`` like any KMS operation:
 
@@ -15,7 +15,7 @@ named ``KmsCourse...`` and handled by moto's ``KmsResponse`` like any KMS operat
   none erases or rewrites what was recorded.
 
 They are not KMS operations: they are never recorded in the trail, and the ``aws`` backend has
-none of them (:class:`kms_course.sandbox.SandboxError`).
+none of them (:class:`kms_course.sandbox.start.SandboxError`).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def operation(name: str):
 
 def install() -> None:
     """Give moto's ``KmsResponse`` a method for every course operation (idempotent), so that the
-    course's moto server answers them. A handler's :class:`kms_course.rules.KmsError` is answered
+    course's moto server answers them. A handler's :class:`kms_course.sandbox.rules.KmsError` is answered
     as a KMS error (HTTP 400, ``__type`` and ``message``)."""
     global _INSTALLED
     from moto.core.utils import camelcase_to_underscores
@@ -69,7 +69,7 @@ def local_backend(region: str | None = None):
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.kms.models import kms_backends
 
-    from kms_course import sandbox
+    from kms_course.sandbox import start as sandbox
 
     return kms_backends[DEFAULT_ACCOUNT_ID][region or sandbox.region() or sandbox.DEFAULT_REGION]
 
@@ -86,11 +86,11 @@ def call(name: str, params: dict | None = None, *, endpoint_url: str | None = No
         region: AWS Region of the request (default: the sandbox's).
 
     Raises:
-        kms_course.sandbox.SandboxError: the sandbox is not running, the backend is ``aws``
+        kms_course.sandbox.start.SandboxError: the sandbox is not running, the backend is ``aws``
             (which has no course operations), or the server refused or did not answer.
-        kms_course.rules.KmsError: (``moto`` backend) the handler refused the request.
+        kms_course.sandbox.rules.KmsError: (``moto`` backend) the handler refused the request.
     """
-    from kms_course import rules, sandbox
+    from kms_course.sandbox import rules, start as sandbox
 
     params = dict(params or {})
     backend = sandbox.active_backend()
@@ -107,7 +107,7 @@ def call(name: str, params: dict | None = None, *, endpoint_url: str | None = No
 
 
 def _post(endpoint_url: str, name: str, params: dict, region: str) -> dict:
-    from kms_course import sandbox, server
+    from kms_course.sandbox import start as sandbox, server
 
     if not server.is_loopback_url(endpoint_url):
         raise sandbox.SandboxError(f"{endpoint_url} is not the course's moto server (loopback only).")
