@@ -31,6 +31,7 @@ MOVED: dict[str, str] = {
     "kms_course.access": "kms_course.sandbox.access",
     "kms_course.clock": "kms_course.sandbox.clock",
     "kms_course.trail": "kms_course.sandbox.trail",
+    "kms_course.docstore": "kms_course.envelope.docstore",
     "kms_course.server": "kms_course.sandbox.server",
     "kms_course.aws_guard": "kms_course.sandbox.aws_guard",
 }

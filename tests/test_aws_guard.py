@@ -31,7 +31,7 @@ with mock_aws():
     from kms_course import start_sandbox
     from kms_course.sandbox import aws_guard
     from kms_course.sandbox.access import client_as
-    from kms_course.docstore import DocumentStore
+    from kms_course.envelope.docstore import DocumentStore
     kms = start_sandbox("aws", quiet=True)
     account = boto3.client("sts").get_caller_identity()["Account"]
     root = f"arn:aws:iam::{account}:root"

@@ -267,7 +267,7 @@ def test_10_share_document_master_rerun_after_a_wrong_attempt_passes(kms, s3, pr
 
 
 def plan_store(kms, s3, key):
-    from kms_course.docstore import DocumentStore
+    from kms_course.envelope.docstore import DocumentStore
 
     store = DocumentStore(kms, s3, cap.PRACTICE_BUCKET, key)
     store.put(cap.PLAN_ID, cap.PLAN_OWNER, cap.PLAN_BODY)

@@ -1,4 +1,4 @@
-"""Tests for kms_course.docstore: encrypted documents in S3, sharing, rotation."""
+"""Tests for kms_course.envelope.docstore: encrypted documents in S3, sharing, rotation."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from kms_course import envelope
 from kms_course.sandbox import start as sandbox
-from kms_course.docstore import (
+from kms_course.envelope.docstore import (
     DocumentAccessDenied,
     DocumentNotFound,
     DocumentStore,

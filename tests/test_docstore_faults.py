@@ -1,9 +1,9 @@
-"""kms_course.docstore under faults: every S3 or KMS call of put/share/delete fails in turn.
+"""kms_course.envelope.docstore under faults: every S3 or KMS call of put/share/delete fails in turn.
 
 The rule checked (issue 14, item 3): after any single failed call, the store holds either the
 old version, readable by exactly the old readers, or the new version, readable by exactly the
 new readers, never a mix; ``list()`` and ``delete()`` keep working; a damaged access list is a
-:class:`~kms_course.docstore.CorruptedAccessList`.
+:class:`~kms_course.envelope.docstore.CorruptedAccessList`.
 
 Failures are injected with botocore's ``before-call`` event
 (https://boto3.amazonaws.com/v1/documentation/api/latest/guide/events.html), which runs before
@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from kms_course import envelope
 from kms_course.sandbox import start as sandbox
-from kms_course.docstore import (
+from kms_course.envelope.docstore import (
     CorruptedAccessList,
     DocumentAccessDenied,
     DocumentNotFound,

@@ -1,4 +1,4 @@
-"""kms_course.docstore with readers that are IAM principals: sharing is a KMS grant.
+"""kms_course.envelope.docstore with readers that are IAM principals: sharing is a KMS grant.
 
 What AWS documents and these tests hold the store to: a grant with the operation ``Decrypt`` and
 the constraint ``EncryptionContextEquals`` lets its grantee decrypt only ciphertexts whose
@@ -19,7 +19,7 @@ import pytest
 
 from kms_course import envelope
 from kms_course.sandbox import start as sandbox
-from kms_course.docstore import DocumentAccessDenied, DocumentStore, InvalidDocumentId
+from kms_course.envelope.docstore import DocumentAccessDenied, DocumentStore, InvalidDocumentId
 from kms_course.practice import role_client
 from _sandbox_fixtures import kms_and_bucket  # noqa: E402
 

@@ -10,7 +10,7 @@ lesson 05), in the practice bucket :data:`PRACTICE_BUCKET`:
   metadata is text, at most 2 KB per object:
   https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html);
 * the encryption context is ``{"doc_id": <doc_id>, "owner": <owner>}`` (the same pairs as
-  :meth:`kms_course.docstore.DocumentStore.context`), passed to GenerateDataKey and used as AES-GCM
+  :meth:`kms_course.envelope.docstore.DocumentStore.context`), passed to GenerateDataKey and used as AES-GCM
   associated data as ``json.dumps(context, sort_keys=True).encode("utf-8")``;
 * sharing a document with a reader, an IAM role of the account (:data:`READER_ROLES`), is a
   KMS grant on the practice key for that role: the operation ``Decrypt`` only, constrained to the
@@ -415,7 +415,7 @@ STORE_FIX = ("share with the role ARNs (frank_role, grace_role), not the names, 
 )
 def _(kms: Any, answers: Answers) -> None:
     from kms_course import envelope
-    from kms_course.docstore import DocumentAccessDenied, DocumentNotFound, DocumentStore
+    from kms_course.envelope.docstore import DocumentAccessDenied, DocumentNotFound, DocumentStore
 
     _require_practice_bucket()
     s3 = _s3()

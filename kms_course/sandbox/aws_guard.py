@@ -6,7 +6,7 @@ the other half of that promise: every KMS client of the ``aws`` backend refuses,
 is sent, a request that would change the key policy, the grants, the tags, the state or the
 rotation of a key **without** that tag, with :class:`NotACourseKey` (one line: which call, which
 key, what to do). So neither a lesson cell, nor a check, nor a helper such as
-:meth:`kms_course.docstore.DocumentStore.share` can change a policy or a grant of a key the course
+:meth:`kms_course.envelope.docstore.DocumentStore.share` can change a policy or a grant of a key the course
 did not create, even when a student types the ID of one of their own production keys.
 
 How a key is recognised: ``DescribeKey`` (which accepts a key ID, key ARN or alias) gives its key

@@ -379,7 +379,7 @@ ALTERNATIVES: dict[str, list[tuple[str, str]]] = {
                      "del key_for_dave"),
     ],
     "10-docstore": [
-        ("solution", "from kms_course.docstore import DocumentStore\n\n"
+        ("solution", "from kms_course.envelope.docstore import DocumentStore\n\n"
                      "store = DocumentStore(kms, s3, practice_bucket, practice_key_id)\n"
                      "store.put('plan-2025', 'erin', 'Quarterly plan: open the Lisbon office'.encode())\n"
                      "for reader in (frank_role, grace_role):\n"

@@ -74,7 +74,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kms_course.atomic import atomic_write
 from kms_course.errors import CourseError
-from kms_course.sdk_frames import decrypt_frames, encrypt_frames
+from kms_course.envelope.sdk_frames import decrypt_frames, encrypt_frames
 
 __all__ = [
     "CorruptedHeader",
