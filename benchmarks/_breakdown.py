@@ -80,7 +80,7 @@ def timed(phase, fn):
 
 
 def cell_phase(client, cell, cell_index, *args, **kwargs) -> str:
-    from kms_course.transforms.cells import course
+    from kms_course.lessons.cells import course
 
     role = course(cell).get("role")
     first_code = next(i for i, c in enumerate(client.nb.cells) if c.cell_type == "code")

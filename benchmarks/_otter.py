@@ -9,7 +9,7 @@ runs ``otter assign`` on it, and grades each student notebook with ``otter run -
 <autograder zip>`` (one submission per call: ``otter run`` takes a single submission), three at a
 time like ``kms-course grade``'s default three workers.
 
-What otter's tests compare: each exercise's test is ``kms_course.exercises.run_check(id, kms,
+What otter's tests compare: each exercise's test is ``kms_course.lessons.exercises.run_check(id, kms,
 values)`` on the variables the check reads (``Exercise.answers``), asserting the verdict passed;
 so otter awards the same points for the same KMS state as our check (DescribeKey / ListAliases
 of the student's key), but the test runs in the student's kernel, unprotected (as with nbval and
@@ -65,8 +65,8 @@ def otter_master(lesson: str):
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_raw_cell
 
-    from kms_course.exercises import load_all
-    from kms_course.transforms.cells import exercise_id, is_check, is_solution
+    from kms_course.lessons.exercises import load_all
+    from kms_course.lessons.cells import exercise_id, is_check, is_solution
 
     exercises = load_all()
     master = nbformat.read(ROOT / "notebooks" / f"{lesson}.ipynb", 4)
@@ -83,7 +83,7 @@ def otter_master(lesson: str):
             continue
         ex = exercises[exercise_id(cell)]
         values = ", ".join(f"{name!r}: globals().get({name!r})" for name in ex.answers)
-        test = (f"from kms_course.exercises import run_check\n"
+        test = (f"from kms_course.lessons.exercises import run_check\n"
                 f"verdict = run_check({ex.id!r}, kms, {{{values}}})\n"
                 f"assert verdict.passed, verdict.message")
         source = cell.source.replace("### BEGIN SOLUTION", "# BEGIN SOLUTION")

@@ -52,7 +52,7 @@ def build_class(lesson: str, students: int, folder: Path) -> list[Path]:
     import nbformat
 
     from kms_course.transforms import RELEASE_STEPS, apply
-    from kms_course.transforms.cells import is_solution
+    from kms_course.lessons.cells import is_solution
 
     master = nbformat.read(ROOT / "notebooks" / f"{lesson}.ipynb", 4)
     blank = apply(master, RELEASE_STEPS)
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             given = Counter(scores(otter.folder / "results"))
             print(f"{'':>10}  otter's totals (last run), score x count: "
                   + ", ".join(f"{k:g} x {v}" for k, v in sorted(given.items()))
-                  + " (otter's test per exercise asserts kms_course.exercises.run_check passed, "
+                  + " (otter's test per exercise asserts kms_course.lessons.exercises.run_check passed, "
                     "in the student's kernel; see benchmarks/_otter.py)")
     if "parallel" in rates:
         for other in ("unjailed", "dask", "serial", "nbval", "nbgrader", "otter"):

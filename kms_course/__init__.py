@@ -1,7 +1,7 @@
 """kms-course: a hands-on Jupyter course on AWS KMS with boto3.
 
 A lesson's first code cell is ``kms = start_sandbox()`` (see :mod:`kms_course.sandbox.start`); a check
-cell is ``check("exercise-id")`` (see :mod:`kms_course.exercises`). Also: ``advance(days=...)``
+cell is ``check("exercise-id")`` (see :mod:`kms_course.lessons.exercises`). Also: ``advance(days=...)``
 moves the sandbox clock, :mod:`kms_course.sandbox.trail` reads the sandbox's CloudTrail-style record of
 calls, ``client_as(principal_arn)`` acts as an IAM principal, and
 ``solution("exercise-id")`` prints an exercise's solution on demand.
@@ -13,9 +13,9 @@ _moved.install()  # old module names of the lessons (kms_course._moved)
 
 from kms_course.sandbox.access import client_as
 from kms_course.sandbox.clock import advance
-from kms_course.exercises import check
+from kms_course.lessons.exercises import check
 from kms_course.sandbox.start import SandboxError, reset, start_sandbox
-from kms_course.solutions import solution
+from kms_course.lessons.solutions import solution
 
 # (the trail stays in its module: ``from kms_course.sandbox.trail import trail, show_trail``; a function
 # named ``trail`` here would hide the module ``kms_course.sandbox.trail``)

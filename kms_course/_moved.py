@@ -32,6 +32,13 @@ MOVED: dict[str, str] = {
     "kms_course.clock": "kms_course.sandbox.clock",
     "kms_course.trail": "kms_course.sandbox.trail",
     "kms_course.docstore": "kms_course.envelope.docstore",
+    "kms_course.display": "kms_course.lessons.widgets.display",
+    "kms_course.key_explorer": "kms_course.lessons.widgets.key_explorer",
+    "kms_course.stepper": "kms_course.lessons.widgets.stepper",
+    "kms_course.hints": "kms_course.lessons.hints",
+    "kms_course.practice": "kms_course.lessons.practice",
+    "kms_course.progress": "kms_course.lessons.progress",
+    "kms_course.solutions": "kms_course.lessons.solutions",
     "kms_course.server": "kms_course.sandbox.server",
     "kms_course.aws_guard": "kms_course.sandbox.aws_guard",
 }

@@ -18,7 +18,7 @@ DEBUG_ENV = "KMS_COURSE_DEBUG"
 
 # verb -> (module, one-line help)
 COMMANDS = {
-    "lab": ("kms_course.lab", "open the course in JupyterLab (offline sandbox)"),
+    "lab": ("kms_course.lessons.lab", "open the course in JupyterLab (offline sandbox)"),
     "server": ("kms_course.sandbox.server_cli", "start, stop or show the course's moto server"),
     "cleanup": ("kms_course.sandbox.cleanup", "aws backend: schedule deletion of the keys the course made"),
     "fidelity": ("kms_course.sandbox.fidelity", "compare real KMS, plain moto and the sandbox, live"),

@@ -3,10 +3,10 @@
 Everything from the submission or a check message is HTML-escaped
 (https://docs.python.org/3/library/html.html#html.escape). The page shows only what the student
 may see: the verdict's message and the exercise's full hint, never a check's code (checks live in
-:mod:`kms_course.checks`, outside the notebooks, so no hidden test can leak as in nbgrader#917).
+:mod:`kms_course.lessons.checks`, outside the notebooks, so no hidden test can leak as in nbgrader#917).
 
 The hint is always the full one (``hint=`` of the exercise, which may give the call), not the lab's
-first-step nudge (:mod:`kms_course.nudges`): the lab steps hints up over repeated tries in one
+first-step nudge (:mod:`kms_course.lessons.nudges`): the lab steps hints up over repeated tries in one
 kernel, while a graded submission gets one report, so it gets the last step at once.
 """
 

@@ -5,7 +5,7 @@ Each master notebook (``notebooks/NN_topic.ipynb`` by default) goes through the 
 ``# YOUR CODE HERE`` / ``raise NotImplementedError()``, outputs cleared, the lesson's text, its
 setup cell and its check cells locked (``editable: false``, ``nbgrader.locked: true``; demo and
 solution cells stay editable, no cell is deletable). ``kms-course lab`` copies this version into
-the student's workspace (:mod:`kms_course.workspace`). Every notebook is
+the student's workspace (:mod:`kms_course.lessons.workspace`). Every notebook is
 built and checked for leaks (markers or the master's answers anywhere, including markdown,
 outputs and metadata) before any file is written; each file is then written to a temporary file
 and moved into place with ``os.replace``, so OUT never holds a half-written notebook.

@@ -43,8 +43,8 @@ def check_source(source: Path) -> None:
 
 def static_problems(master) -> list[str]:
     """Problems visible without running ``master`` (a :class:`~kms_course.grading.masters.Master`)."""
-    from kms_course.exercises import load_all
-    from kms_course.transforms.cells import exercise_id, is_check, is_solution, nbgrader, source
+    from kms_course.lessons.exercises import load_all
+    from kms_course.lessons.cells import exercise_id, is_check, is_solution, nbgrader, source
 
     registry = load_all()
     problems = []
@@ -65,7 +65,7 @@ def static_problems(master) -> list[str]:
                 )
     for ex in sorted(set(solutions) | set(checks), key=str):
         if ex not in registry:
-            problems.append(f"exercise {ex} has no registered check in kms_course.checks")
+            problems.append(f"exercise {ex} has no registered check in kms_course.lessons.checks")
         elif registry[ex].lesson != master.lesson:
             problems.append(f"exercise {ex} is registered for lesson {registry[ex].lesson}")
         if solutions.get(ex) != 1 or checks.get(ex) != 1:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kms_course.exercises import run_check
+from kms_course.lessons.exercises import run_check
 
 
 def new_key(kms, **kwargs) -> str:

@@ -62,9 +62,9 @@ def with_widget_cells(notebook: nbformat.NotebookNode, lesson: str) -> nbformat.
         first -= 1
     added = []
     if "KeyExplorer(" not in sources:
-        added.append("from kms_course.key_explorer import KeyExplorer\n\nKeyExplorer(kms)")
+        added.append("from kms_course.lessons.widgets.key_explorer import KeyExplorer\n\nKeyExplorer(kms)")
     if "ProgressPanel(" not in sources:
-        added.append(f'from kms_course.progress import ProgressPanel\n\nProgressPanel("{lesson}")')
+        added.append(f'from kms_course.lessons.progress import ProgressPanel\n\nProgressPanel("{lesson}")')
     for offset, source in enumerate(added):
         notebook.cells.insert(first + offset, nbformat.v4.new_code_cell(source))
     return notebook

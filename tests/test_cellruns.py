@@ -1,4 +1,4 @@
-"""kms_course.cellruns alone: which answer cells ran to the end since they last changed.
+"""kms_course.lessons.cellruns alone: which answer cells ran to the end since they last changed.
 
 The runs are fed as IPython's post_run_cell event gives them (an ``ExecutionResult`` with
 ``info.cell_id`` and ``info.raw_cell``, https://ipython.readthedocs.io/en/stable/config/callbacks.html);
@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from kms_course import cellruns
+from kms_course.lessons import cellruns
 
 
 def _nb():
@@ -102,7 +102,7 @@ def test_without_a_notebook_file_the_state_is_judged_as_it_is(monkeypatch):
 def test_a_rerun_stuck_on_an_existing_alias_is_told_which_alias_to_delete():
     """CreateAlias's AlreadyExistsException names the alias (its ARN); the lab names the exact
     delete_alias call (issue 11 item 2), and the bucket of an S3 error that names one."""
-    from kms_course.cellruns import UNSTUCK, unstuck
+    from kms_course.lessons.cellruns import UNSTUCK, unstuck
 
     message = ("An error occurred (AlreadyExistsException) when calling the CreateAlias "
                "operation: An alias with the name arn:aws:kms:us-east-1:123456789012:"

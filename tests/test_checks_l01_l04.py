@@ -1,7 +1,7 @@
 """The checks of lessons 01-04: each passes on a correct answer and fails, saying why, on wrong ones.
 
 Each test builds the sandbox state a student's solution would build (with the real KMS calls),
-then runs the registered check with :func:`kms_course.exercises.run_check`, as the grader does.
+then runs the registered check with :func:`kms_course.lessons.exercises.run_check`, as the grader does.
 The ``kms`` fixture (conftest.py) gives a client on an emptied in-process sandbox.
 The expected properties come from the AWS KMS API reference (CreateKey, DescribeKey, Encrypt,
 Decrypt, GenerateDataKey pages, linked in each check module).
@@ -13,7 +13,7 @@ import base64
 
 import pytest
 
-from kms_course.exercises import load_all
+from kms_course.lessons.exercises import load_all
 from _verdicts import new_key, verdict  # noqa: E402
 
 MADE_UP_KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -3,7 +3,7 @@ and fails, with a message that names the mistake, on specific wrong answers, and
 leaves nothing that makes a later typed-in answer pass.
 
 The ``kms`` fixture (tests/conftest.py) is the in-process moto sandbox, emptied before each test.
-Expected values come from the AWS pages cited in kms_course/checks/l09_signing.py: VerifyMac
+Expected values come from the AWS pages cited in kms_course/lessons/checks/l09_signing.py: VerifyMac
 raises KMSInvalidMacException (API_VerifyMac), RSAES_OAEP_SHA_256 fits 190 / 318 / 446 bytes with
 RSA_2048 / 3072 / 4096 (API_Encrypt), a DIGEST message is not hashed again (API_Sign).
 """
@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from kms_course.checks import l09_signing as lesson
+from kms_course.lessons.checks import l09_signing as lesson
 from _verdicts import assert_fails, assert_passes, new_key  # noqa: E402
 
 

@@ -21,10 +21,10 @@ import random
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kms_course import practice as cp
+from kms_course.lessons import practice as cp
 from kms_course.sandbox import start as sandbox
-from kms_course.checks import l10_capstone as cap
-from kms_course.solutions import solution_source
+from kms_course.lessons.checks import l10_capstone as cap
+from kms_course.lessons.solutions import solution_source
 from _verdicts import assert_fails, assert_passes, new_key, verdict  # noqa: E402
 
 

@@ -2,7 +2,7 @@
 fails, naming the mistake, when a role may do too much or too little; and a check that tried a
 forbidden call leaves the key as it found it.
 
-What the checks expect comes from the AWS pages cited in kms_course/checks/l08_key_policies.py:
+What the checks expect comes from the AWS pages cited in kms_course/lessons/checks/l08_key_policies.py:
 the administrators' action list of https://docs.aws.amazon.com/kms/latest/developerguide/rbac.html
 (in which kms:Create* covers kms:CreateGrant), the kms:EncryptionContext:<key> condition key of
 https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html (a request without the
@@ -21,7 +21,7 @@ import pytest
 
 from kms_course.sandbox import start as sandbox
 from kms_course.sandbox.access import client_as
-from kms_course.checks import l08_key_policies as lesson
+from kms_course.lessons.checks import l08_key_policies as lesson
 from _verdicts import assert_fails, assert_passes  # noqa: E402
 
 ACCOUNT = "123456789012"
@@ -314,7 +314,7 @@ def test_retire_fails_when_the_owner_revoked_the_grant_instead(kms, roles):
 
 
 def test_every_exercise_of_the_lesson_is_registered_with_its_points():
-    from kms_course.exercises import for_lesson
+    from kms_course.lessons.exercises import for_lesson
 
     assert {e.id: e.points for e in for_lesson(lesson.LESSON)} == {
         "08-key-administrator": 3, "08-application-role": 3, "08-reader-role": 3,

@@ -275,7 +275,7 @@ def test_grading_server_lets_a_kernel_use_the_clock_but_not_moto_api(kms_session
 
 def test_explorer_advance_button_completes_a_deletion(kms_session):
     """ScheduleKeyDeletion: once the waiting period has passed the key is gone from the list."""
-    from kms_course.key_explorer import KeyExplorer
+    from kms_course.lessons.widgets.key_explorer import KeyExplorer
 
     sandbox.reset()
     kms = sandbox.kms_client()
@@ -297,7 +297,7 @@ def test_explorer_advance_button_completes_a_deletion(kms_session):
 
 
 def test_explorer_clock_refusal_is_shown_not_raised(monkeypatch, kms_session):
-    from kms_course.key_explorer import KeyExplorer
+    from kms_course.lessons.widgets.key_explorer import KeyExplorer
 
     explorer = KeyExplorer(sandbox.kms_client())
     monkeypatch.setattr(sandbox, "active_backend", lambda: "aws")
@@ -305,11 +305,11 @@ def test_explorer_clock_refusal_is_shown_not_raised(monkeypatch, kms_session):
     assert explorer.status_text.startswith("Could not advance the clock: SandboxError: The aws backend")
 
 
-# --- lesson 07's exercise on the clock (kms_course.checks.l07_deletion) -------------------------
+# --- lesson 07's exercise on the clock (kms_course.lessons.checks.l07_deletion) -------------------------
 
 
 def _verdict(kms, **answers):
-    from kms_course.exercises import run_check
+    from kms_course.lessons.exercises import run_check
 
     return run_check("07-deletion-completes", kms, answers)
 
@@ -363,7 +363,7 @@ def test_07_deletion_completes_fails_for_a_made_up_key_or_wrong_code(kms):
 
 def test_07_schedule_deletion_check_reads_the_sandbox_clock(kms):
     """The 7-day window is measured from sandbox time, so it passes after the clock moved."""
-    from kms_course.exercises import run_check
+    from kms_course.lessons.exercises import run_check
 
     clock.advance(days=40)
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]

@@ -20,7 +20,7 @@ import pytest
 from kms_course import envelope
 from kms_course.sandbox import start as sandbox
 from kms_course.envelope.docstore import DocumentAccessDenied, DocumentStore, InvalidDocumentId
-from kms_course.practice import role_client
+from kms_course.lessons.practice import role_client
 from _sandbox_fixtures import kms_and_bucket  # noqa: E402
 
 BUCKET = "kms-course-docstore-grants"

@@ -91,8 +91,8 @@ def test_a_students_calls_cannot_carry_the_checks_mark(agent):
     from werkzeug.test import Client
     from werkzeug.wrappers import Response
 
-    from kms_course.checks.l04_encrypt_decrypt import CHECK_AGENT as CHECK_04
-    from kms_course.checks.l09_signing import CHECK_AGENT as CHECK_09
+    from kms_course.lessons.checks.l04_encrypt_decrypt import CHECK_AGENT as CHECK_04
+    from kms_course.lessons.checks.l09_signing import CHECK_AGENT as CHECK_09
 
     def echo(environ, start_response):
         return Response(environ.get("HTTP_USER_AGENT", ""))(environ, start_response)

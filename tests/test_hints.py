@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from nbclient import NotebookClient
 
-from kms_course.hints import FULL_TRACEBACK, hint_for, short_error
+from kms_course.lessons.hints import FULL_TRACEBACK, hint_for, short_error
 from kms_course.sandbox.start import start_sandbox
 
 SETUP_CELL = "from kms_course import start_sandbox\nkms = start_sandbox(quiet=True)"

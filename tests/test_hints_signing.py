@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from kms_course.hints import hint_for
+from kms_course.lessons.hints import hint_for
 
 
 def _hint(call):

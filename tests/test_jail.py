@@ -93,7 +93,7 @@ def test_answers_and_the_graders_files_are_not_visible(server, tmp_path):
         f"print(os.path.exists({str(ROOT / 'notebooks')!r}), os.path.exists({str(out_dir)!r}))",
         "print(str(pathlib.Path.home()), sorted(os.listdir(pathlib.Path.home())))",
         f"print(os.path.exists({os.path.join(str(Path.home()), '.bashrc')!r}))",
-        "import kms_course.checks.l03_creating_keys",
+        "import kms_course.lessons.checks.l03_creating_keys",
         "found = [str(p) for p in pathlib.Path('/').rglob('*.ipynb') if 'site-packages' not in str(p)]\n"
         "print(found)",
     ], secrets=[out_dir])
@@ -251,7 +251,7 @@ def test_sandbox_storage_is_limited(server):
 
 
 def test_catalogue_gives_lesson_widgets_their_exercises(server):
-    from kms_course import exercises
+    from kms_course.lessons import exercises
 
     env_catalogue = exercises.catalogue()
     assert "def " not in env_catalogue  # data only

@@ -46,7 +46,7 @@ def test_lab_kernels_refuse_kms_calls_before_the_setup_cell(tmp_path):
     import nbformat
     from nbclient import NotebookClient
 
-    from kms_course.lab import install_kernel_guard, lab_environment
+    from kms_course.lessons.lab import install_kernel_guard, lab_environment
 
     assert install_kernel_guard() is not None  # what `kms-course lab` does before starting
     env = lab_environment(base=clean_env(HOME=str(tmp_path)))
@@ -90,14 +90,14 @@ def test_progress_panel_refreshes_after_a_kernel_restart(tmp_path):
     from jupyter_core.utils import run_sync
     from nbclient import NotebookClient
 
-    from kms_course.lab import install_kernel_guard, lab_environment
+    from kms_course.lessons.lab import install_kernel_guard, lab_environment
 
     assert install_kernel_guard() is not None
     env = lab_environment(base=clean_env(HOME=str(tmp_path)))
     lesson = "03_creating_and_describing_keys"
     cells = [
         "from kms_course import start_sandbox, check\nkms = start_sandbox(quiet=True)",
-        f'from kms_course.progress import ProgressPanel\nProgressPanel("{lesson}")',
+        f'from kms_course.lessons.progress import ProgressPanel\nProgressPanel("{lesson}")',
         "hmac_key_id = kms.create_key(KeyUsage='GENERATE_VERIFY_MAC', "
         "KeySpec='HMAC_256')['KeyMetadata']['KeyId']",
         'check("03-hmac-key")',

@@ -11,8 +11,8 @@ import nbformat
 
 
 def test_import_kms_course_leaves_nbformat_and_jsonschema_unimported():
-    code = ("import sys, kms_course, kms_course.cellruns, kms_course.transforms.cells; "
-            "from kms_course.exercises import load_all; load_all(); "  # a check's first run
+    code = ("import sys, kms_course, kms_course.lessons.cellruns, kms_course.lessons.cells; "
+            "from kms_course.lessons.exercises import load_all; load_all(); "  # a check's first run
             "print(sorted(m for m in ('nbformat', 'jsonschema') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -31,8 +31,8 @@ def test_the_transforms_package_still_gives_the_step_functions():
 
 
 def test_cellruns_reads_a_v4_notebook_as_nbformat_does(tmp_path):
-    from kms_course.cellruns import read_notebook
-    from kms_course.transforms.cells import source
+    from kms_course.lessons.cellruns import read_notebook
+    from kms_course.lessons.cells import source
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
     path = tmp_path / "n.ipynb"

@@ -33,7 +33,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from kms_course.exercises import SOLUTION_BEGIN, SOLUTION_END, load_all
+from kms_course.lessons.exercises import SOLUTION_BEGIN, SOLUTION_END, load_all
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_PATHS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -260,7 +260,7 @@ def test_exercises_have_solution_and_check_cells(notebook):
         points = grader["points"]
         assert isinstance(points, int) and not isinstance(points, bool) and points > 0
 
-        assert exercise_id in registry, f"{exercise_id}: no check registered in kms_course.checks"
+        assert exercise_id in registry, f"{exercise_id}: no check registered in kms_course.lessons.checks"
         registered = registry[exercise_id]
         assert registered.lesson == stem, f"{exercise_id}: registered for {registered.lesson}"
         assert registered.points == points, (

@@ -3,7 +3,7 @@
 Each fixture is a student's notebook; the lab side runs it as-is, check cells included, in the
 in-kernel sandbox, as JupyterLab would (cell ids sent, the file named: tests/alternatives/runner.py);
 the grader side grades the same files with ``kms-course grade`` (jailed). Both sides follow one
-rule for which cells make up an answer (``kms_course.transforms.cells.answer_cells``) and score
+rule for which cells make up an answer (``kms_course.lessons.cells.answer_cells``) and score
 0 for an exercise whose answer cells raised. The expected points are written down, so parity
 alone cannot hide a side that is wrong in the same way as the other.
 
@@ -124,7 +124,7 @@ def points_of(lesson: str) -> dict[str, int]:
         written = dict(WRITTEN_POINTS[lesson])
         assert list(written) == runner.exercises_of(lesson), "the lesson's exercises changed"
         return written
-    from kms_course.exercises import load_all
+    from kms_course.lessons.exercises import load_all
 
     registry = load_all()
     return {ex: registry[ex].points for ex in runner.exercises_of(lesson)}

@@ -15,7 +15,7 @@ import fixture  # noqa: E402
 
 from kms_course import cli  # noqa: E402
 from kms_course.transforms import find_leaks  # noqa: E402
-from kms_course.transforms.cells import is_check, is_solution  # noqa: E402
+from kms_course.lessons.cells import is_check, is_solution  # noqa: E402
 
 
 def test_release_writes_student_versions(tmp_path, capsys):

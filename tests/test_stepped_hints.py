@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from kms_course import exercises, nudges
-from kms_course.exercises import ExerciseNotPassed, check, load_all, run_check
+from kms_course.lessons import exercises, nudges
+from kms_course.lessons.exercises import ExerciseNotPassed, check, load_all, run_check
 
 HMAC, SIGNING = "03-hmac-key", "03-signing-key"
 

@@ -20,9 +20,10 @@ sys.path.insert(0, str(Path(__file__).parent / "grading_cases"))
 
 import fixture  # noqa: E402
 
-from kms_course import cli, lab, workspace  # noqa: E402
+from kms_course import cli
+from kms_course.lessons import lab, workspace  # noqa: E402
 from kms_course.transforms import find_leaks  # noqa: E402
-from kms_course.transforms.cells import STUB_CODE, is_check, is_solution, source  # noqa: E402
+from kms_course.lessons.cells import STUB_CODE, is_check, is_solution, source  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE = ROOT / "notebooks"
@@ -208,7 +209,7 @@ def test_lab_help_documents_the_three_folders(capsys):
 
 
 def test_solution_on_demand_prints_the_masters_code(capsys):
-    from kms_course.solutions import NoSolution, solution
+    from kms_course.lessons.solutions import NoSolution, solution
 
     solution("03-hmac-key")
     out = capsys.readouterr().out

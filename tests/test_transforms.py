@@ -23,7 +23,7 @@ from kms_course.transforms import (
     strip_hidden,
     take_master_cells,
 )
-from kms_course.transforms.cells import answer_cells
+from kms_course.lessons.cells import answer_cells
 from kms_course.transforms.clear_solutions import SolutionMarkerError
 from kms_course.transforms.probe_answers import parse_probe_output, probe_source
 from kms_course.transforms.strip_hidden import HiddenMarkerError

@@ -19,11 +19,11 @@ import nbformat
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kms_course import exercises
-from kms_course.exercises import CheckFailed, ExerciseNotPassed, check
-from kms_course.key_explorer import KeyExplorer
-from kms_course.progress import ProgressPanel
-from kms_course.stepper import EnvelopeStepper
+from kms_course.lessons import exercises
+from kms_course.lessons.exercises import CheckFailed, ExerciseNotPassed, check
+from kms_course.lessons.widgets.key_explorer import KeyExplorer
+from kms_course.lessons.progress import ProgressPanel
+from kms_course.lessons.widgets.stepper import EnvelopeStepper
 from tests.conftest import NOTEBOOKS
 
 # Things a stable text form must never contain: UUID key IDs, ARNs, dates, memory addresses.

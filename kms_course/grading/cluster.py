@@ -59,7 +59,7 @@ ALLOWED_FAILURES = 1
 def _import_checks(modules: Iterable[str]) -> None:
     import importlib
 
-    from kms_course.exercises import load_all
+    from kms_course.lessons.exercises import load_all
 
     load_all()
     for name in modules:
@@ -73,7 +73,7 @@ class GradingPlugin(WorkerPlugin):
         config: the batch's settings (its ``masters`` is replaced by the worker's own copy).
         masters: lesson name -> master notebook file text.
         check_modules: modules whose import registers the exercises (the course's
-            ``kms_course.checks`` and any the grader loaded, such as a test fixture's).
+            ``kms_course.lessons.checks`` and any the grader loaded, such as a test fixture's).
     """
 
     name = "kms-course-grading"
@@ -127,7 +127,7 @@ def _masters_text(config: GradeConfig) -> dict[str, str]:
 
 
 def _check_modules() -> tuple[str, ...]:
-    from kms_course.exercises import load_all
+    from kms_course.lessons.exercises import load_all
 
     return tuple(sorted({e.checker.__module__ for e in load_all().values()}))
 

@@ -22,7 +22,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
-from kms_course.exercises import Verdict
+from kms_course.lessons.exercises import Verdict
 from kms_course.grading.zygote import JailSpec
 from kms_course.grading.limits import (
     CELL_TIMEOUT,
@@ -31,7 +31,7 @@ from kms_course.grading.limits import (
     MAX_TOTAL_OUTPUT,
     SUBMISSION_TIMEOUT,
 )
-from kms_course.transforms.cells import course, exercise_id, is_check, is_solution
+from kms_course.lessons.cells import course, exercise_id, is_check, is_solution
 from kms_course.transforms.probe_answers import parse_probe_output, probe_answers
 
 TRUNCATED_NOTE = "\n[output truncated by the grader]\n"

@@ -10,8 +10,8 @@ the submission again. Its parts (a JSON object, stored in each result under ``"f
     SHA-256 over the course package's Python sources (``kms_course/**/*.py`` outside
     ``checks/``): the grader, the sandbox and everything a lesson kernel imports.
 ``checks``
-    SHA-256 over the sources of the checks: ``kms_course/checks/*.py`` and every other file that
-    registered an exercise (:data:`kms_course.exercises.EXERCISES`), points and hints included.
+    SHA-256 over the sources of the checks: ``kms_course/lessons/checks/*.py`` and every other file that
+    registered an exercise (:data:`kms_course.lessons.exercises.EXERCISES`), points and hints included.
 ``master``
     SHA-256 of the bytes of the master notebook the submission is graded against (``null`` when
     it has none, e.g. a file of no known lesson).
@@ -68,15 +68,15 @@ def _package_root() -> Path:
 
 
 def code_hash() -> str:
-    """SHA-256 over ``kms_course/**/*.py`` except ``kms_course/checks``."""
+    """SHA-256 over ``kms_course/**/*.py`` except ``kms_course/lessons/checks``."""
     root = _package_root()
     checks = root / "checks"
     return _hash_files((p for p in root.rglob("*.py") if checks not in p.parents), root)
 
 
 def checks_hash() -> str:
-    """SHA-256 over ``kms_course/checks/*.py`` and every file that registered an exercise."""
-    from kms_course.exercises import load_all
+    """SHA-256 over ``kms_course/lessons/checks/*.py`` and every file that registered an exercise."""
+    from kms_course.lessons.exercises import load_all
 
     root = _package_root()
     files = set((root / "checks").glob("*.py"))

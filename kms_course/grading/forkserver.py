@@ -22,7 +22,7 @@ PRELOAD = (
     "jupyter_client",
     "kms_course.sandbox.rules",
     "kms_course.grading.worker",
-    "kms_course.checks",
+    "kms_course.lessons.checks",
 )
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from kms_course.errors import CourseError
-from kms_course.exercises import Exercise, load_all
-from kms_course.transforms.cells import exercise_ids
+from kms_course.lessons.exercises import Exercise, load_all
+from kms_course.lessons.cells import exercise_ids
 
 
 @dataclass(frozen=True)

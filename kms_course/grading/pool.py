@@ -33,7 +33,7 @@ def preload() -> None:
     import nbformat.validator  # noqa: F401
 
     from kms_course.sandbox import rules  # noqa: F401
-    from kms_course.exercises import load_all
+    from kms_course.lessons.exercises import load_all
 
     load_all()
 

@@ -116,7 +116,7 @@ class GuardedApp:
 
 #: The mark the checks put in the User-Agent of their own KMS calls, which the trail records
 #: (``userAgent``), so that a check never takes its own call for the student's
-#: (``kms_course.checks.l04_encrypt_decrypt.CHECK_AGENT``, ``l09_signing.CHECK_AGENT``).
+#: (``kms_course.lessons.checks.l04_encrypt_decrypt.CHECK_AGENT``, ``l09_signing.CHECK_AGENT``).
 CHECK_AGENT_PREFIX = "kms-course-check"
 
 

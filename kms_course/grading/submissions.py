@@ -22,7 +22,7 @@ from nbformat import NotebookNode
 
 from kms_course.errors import CourseError
 from kms_course.grading.file_names import display_name
-from kms_course.transforms.cells import exercise_ids
+from kms_course.lessons.cells import exercise_ids
 
 LESSON_FILE = re.compile(r"^\d\d_")
 

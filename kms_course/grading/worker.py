@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from kms_course.exercises import CATALOGUE_ENV, Verdict, catalogue, run_check
+from kms_course.lessons.exercises import CATALOGUE_ENV, Verdict, catalogue, run_check
 from kms_course.grading import execute as execution
 from kms_course.grading.jail import HOME as JAIL_HOME
 from kms_course.grading.jail import MiB, JailLimits, python_trees, secret_paths
@@ -233,7 +233,7 @@ def summarize(master: Master, report: execution.ExecutionReport, submitted: dict
         item["error"] = report.solution_errors.get(ex.id)
         placeholder = bool(item["error"]) and item["error"].startswith("NotImplementedError")
         if item["error"] and (verdict.passed or not placeholder):
-            # an answer must run to the end, as the lab's check says (kms_course.cellruns): any
+            # an answer must run to the end, as the lab's check says (kms_course.lessons.cellruns): any
             # of its cells that raised or timed out, the stub's NotImplementedError included
             # (an answer written in an added cell below a stub left in place), scores 0
             item.update(passed=False, points=0, message=_unfinished(item["error"], verdict))

@@ -63,8 +63,8 @@ OPTIONAL_PRELOAD = (
     "IPython.core.oinspect",
     "IPython.extensions.storemagic",
     "tornado.platform.asyncio",
-    "kms_course.display",
-    "kms_course.progress",
+    "kms_course.lessons.widgets.display",
+    "kms_course.lessons.progress",
     "kms_course.envelope",
     "cryptography.hazmat.primitives.ciphers.aead",
 )

@@ -151,7 +151,7 @@ def start_sandbox(backend: str | None = None, region: str | None = None, *, quie
         elif _STATE.backend == "moto-server":
             _follow_moto_server()
         client = kms_client()
-        from kms_course import hints
+        from kms_course.lessons import hints
 
         hints.install()
         if not quiet:

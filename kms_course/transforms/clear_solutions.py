@@ -12,8 +12,8 @@ import copy
 
 from nbformat import NotebookNode
 
-from kms_course.exercises import SOLUTION_BEGIN, SOLUTION_END
-from kms_course.transforms.cells import STUB_CODE, STUB_TEXT, is_solution, replace_regions, source
+from kms_course.lessons.exercises import SOLUTION_BEGIN, SOLUTION_END
+from kms_course.lessons.cells import STUB_CODE, STUB_TEXT, is_solution, replace_regions, source
 
 
 class SolutionMarkerError(ValueError):

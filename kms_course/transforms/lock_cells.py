@@ -16,7 +16,7 @@ import copy
 
 from nbformat import NotebookNode
 
-from kms_course.transforms.cells import is_check, is_solution
+from kms_course.lessons.cells import is_check, is_solution
 
 
 def locked_indices(nb: NotebookNode) -> set[int]:

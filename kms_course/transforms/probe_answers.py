@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import nbformat
 from nbformat import NotebookNode
 
-from kms_course.transforms.cells import exercise_id, is_check
+from kms_course.lessons.cells import exercise_id, is_check
 
 _PROBE = '''def __kms_course_probe__(names, marker):
     import base64, json

@@ -2,7 +2,7 @@
 
 Hidden tests use nbgrader's delimiters ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``
 (https://nbgrader.readthedocs.io/en/stable/user_guide/creating_and_grading_assignments.html#autograder-tests-cells-with-hidden-tests).
-kms-course keeps its checks in :mod:`kms_course.checks`, outside the notebooks, so lessons
+kms-course keeps its checks in :mod:`kms_course.lessons.checks`, outside the notebooks, so lessons
 normally have none; this step makes sure none ever ships.
 """
 
@@ -12,7 +12,7 @@ import copy
 
 from nbformat import NotebookNode
 
-from kms_course.transforms.cells import replace_regions, source
+from kms_course.lessons.cells import replace_regions, source
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"

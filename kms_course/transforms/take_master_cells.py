@@ -3,8 +3,8 @@
 Like nbgrader's ``OverwriteCells`` with ``add_missing_cells`` (https://nbgrader.readthedocs.io/en/stable/configuration/config_options.html),
 but stricter: every lesson and check cell is the master's, in the master's order, with the
 master's types and metadata. Each master solution cell is replaced by the student's answer to
-that exercise as :func:`kms_course.transforms.cells.answer_cells` defines it, the same rule the
-lab's checks follow (:mod:`kms_course.cellruns`): every code cell carrying the exercise's id (the
+that exercise as :func:`kms_course.lessons.cells.answer_cells` defines it, the same rule the
+lab's checks follow (:mod:`kms_course.lessons.cellruns`): every code cell carrying the exercise's id (the
 original, the parts of a split, copies) and the code cells the student added before the
 exercise's check cell, in the student's order. Edited, deleted, moved or re-typed lesson and
 check cells change nothing. An exercise with no answer cells gets the stub, never the master's
@@ -17,7 +17,7 @@ import copy
 
 from nbformat import NotebookNode
 
-from kms_course.transforms.cells import (
+from kms_course.lessons.cells import (
     STUB_CODE,
     STUB_TEXT,
     answer_cells,

@@ -26,8 +26,8 @@ from nbformat.v4 import new_code_cell
 
 from alternatives import runner
 from alternatives.solutions import ALTERNATIVES
-from kms_course.solutions import solution_source
-from kms_course.transforms.cells import exercise_id, is_check
+from kms_course.lessons.solutions import solution_source
+from kms_course.lessons.cells import exercise_id, is_check
 
 RESET = "import kms_course\nkms_course.reset()\n"
 ERROR_AFTER_WORK = "\nprint(never_defined_after_the_work)"
@@ -115,7 +115,7 @@ def mix_b(lesson: str):
 
 
 def answer_names(ex: str) -> list[str]:
-    from kms_course.exercises import load_all
+    from kms_course.lessons.exercises import load_all
 
     return list(load_all()[ex].answers)
 
@@ -180,7 +180,7 @@ def write(nb, path) -> None:
 _NEXT_NOTEBOOK = """\
 get_ipython().run_line_magic('reset', '-f')
 import os as _os
-from kms_course import cellruns as _cellruns, exercises as _exercises
+from kms_course.lessons import cellruns as _cellruns, exercises as _exercises
 from kms_course.sandbox import start as _sandbox
 if _sandbox.active_backend() is not None:
     _sandbox.reset()

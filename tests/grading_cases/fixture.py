@@ -43,7 +43,7 @@ def master(exercises=("90-key", "90-blob")) -> nbformat.NotebookNode:
         new_code_cell(
             "try:\n"
             "    import fixture_checks  # registers this fixture's checks (in the lab)\n"
-            "except ImportError:  # a grading jail hides them, as it hides kms_course.checks\n"
+            "except ImportError:  # a grading jail hides them, as it hides kms_course.lessons.checks\n"
             "    pass\n"
             "from kms_course import start_sandbox, check\nkms = start_sandbox()",
             metadata=_meta("setup"),

@@ -9,7 +9,7 @@ checks, they verify the sandbox's state through KMS calls: DescribeKey
 
 from __future__ import annotations
 
-from kms_course.exercises import EXERCISES, CheckFailed, exercise
+from kms_course.lessons.exercises import EXERCISES, CheckFailed, exercise
 
 LESSON = "90_grading_fixture"
 DESCRIPTION = "grading fixture"

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from kms_course.checks._common import (
+from kms_course.lessons.checks._common import (
     bytes_answer,
     decrypt_or_fail,
     describe_answer_key,
     require_bytes,
 )
 from kms_course.envelope import DATA_KEY_BYTES
-from kms_course.exercises import Answers, CheckFailed, exercise
+from kms_course.lessons.exercises import Answers, CheckFailed, exercise
 
 LESSON = "02_kms_keys_vs_data_keys"
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from kms_course.checks._common import (
+from kms_course.lessons.checks._common import (
     bytes_answer,
     calls,
     decrypt_or_fail,
@@ -32,7 +32,7 @@ from kms_course.checks._common import (
     require_plaintext,
     succeeded,
 )
-from kms_course.exercises import Answers, CheckFailed, exercise
+from kms_course.lessons.exercises import Answers, CheckFailed, exercise
 
 LESSON = "07_key_deletion"
 #: The shortest and longest waiting periods ScheduleKeyDeletion accepts, in days.
@@ -178,7 +178,7 @@ def _(kms: Any, answers: Answers) -> None:
     from botocore.exceptions import ClientError
 
     from kms_course.sandbox import start as sandbox, trail
-    from kms_course.checks._common import key_id_answer
+    from kms_course.lessons.checks._common import key_id_answer
 
     key_id = key_id_answer(answers, "lost_key_id")
     blob = bytes_answer(answers, "lost_ciphertext", "response['CiphertextBlob'] from kms.encrypt")

@@ -1,2 +1,2 @@
 """The checks of every lesson's practice exercises, one module per lesson (see
-:mod:`kms_course.exercises`)."""
+:mod:`kms_course.lessons.exercises`)."""

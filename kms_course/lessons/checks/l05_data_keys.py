@@ -29,7 +29,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kms_course.checks._common import (
+from kms_course.lessons.checks._common import (
     calls,
     describe_answer_key,
     int_answer,
@@ -37,8 +37,8 @@ from kms_course.checks._common import (
     require_plaintext,
 )
 from kms_course.envelope import DATA_KEY_BYTES, NONCE_BYTES
-from kms_course.practice import context_aad  # noqa: F401  (used by the checks, public)
-from kms_course.exercises import Answers, CheckFailed, exercise
+from kms_course.lessons.practice import context_aad  # noqa: F401  (used by the checks, public)
+from kms_course.lessons.exercises import Answers, CheckFailed, exercise
 
 LESSON = "05_data_keys_and_envelope_encryption"
 AES_256_KEY_BYTES = DATA_KEY_BYTES["AES_256"]

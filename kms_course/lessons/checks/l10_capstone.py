@@ -1,6 +1,6 @@
 """Checks of lesson 10, the capstone "secure document storage service"
 (notebooks/10_capstone_document_store.ipynb); the practice bucket's layout and setup are in
-:mod:`kms_course.practice`, which a graded kernel may import (this module it may not).
+:mod:`kms_course.lessons.practice`, which a graded kernel may import (this module it may not).
 
 In the exercises the student stores documents in their own, hand-made layout (the raw steps of
 lesson 05), in the practice bucket :data:`PRACTICE_BUCKET`:
@@ -17,12 +17,12 @@ lesson 05), in the practice bucket :data:`PRACTICE_BUCKET`:
   document's encryption context (``EncryptionContextEquals``, or ``EncryptionContextSubset``
   with the same pairs), so the reader decrypts that document's data key with its own credentials
   and no other; revoking is ``RevokeGrant`` (or ``RetireGrant``). The checks prove it by calling
-  KMS *as the reader* (:func:`kms_course.practice.role_client`, session ``course-check``): the shared
+  KMS *as the reader* (:func:`kms_course.lessons.practice.role_client`, session ``course-check``): the shared
   document decrypts, another is refused with AccessDeniedException, a revoked reader is refused;
   and from the trail that the student's own calls did the work (e.g. Dave decrypted in a session
   of his own);
 * the audit exercise's answer, who decrypted ``ledger-9``, is computed from the sandbox's trail
-  (:mod:`kms_course.sandbox.trail`), whose readers :func:`kms_course.practice.prepare_practice` draws at
+  (:mod:`kms_course.sandbox.trail`), whose readers :func:`kms_course.lessons.practice.prepare_practice` draws at
   random on every run, so a list typed in from an earlier run does not pass.
 
 Sources: GenerateDataKey https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKey.html,
@@ -46,15 +46,15 @@ from botocore.exceptions import ClientError
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kms_course.checks._common import (
+from kms_course.lessons.checks._common import (
     b64decode_text,
     calls,
     decrypt_or_fail,
     describe_answer_key,
     succeeded,
 )
-from kms_course.exercises import Answers, CheckFailed, exercise
-from kms_course.practice import (  # noqa: F401  (the practice layout, public for the lesson)
+from kms_course.lessons.exercises import Answers, CheckFailed, exercise
+from kms_course.lessons.practice import (  # noqa: F401  (the practice layout, public for the lesson)
     ANALYSTS,
     LEDGER_ID,
     LEDGER_OWNER,

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kms_course.checks._common import describe_answer_key, require_field
-from kms_course.exercises import Answers, CheckFailed, exercise
+from kms_course.lessons.checks._common import describe_answer_key, require_field
+from kms_course.lessons.exercises import Answers, CheckFailed, exercise
 
 LESSON = "03_creating_and_describing_keys"
 

@@ -138,7 +138,7 @@ class Answers:
 EXERCISES: dict[str, Exercise] = {}
 _listeners: list[Callable[[Verdict], None]] = []
 #: Exercise id -> how many times its check judged the work and failed in this kernel (the lab's
-#: stepped hints, :mod:`kms_course.nudges`).
+#: stepped hints, :mod:`kms_course.lessons.nudges`).
 FAILURES: dict[str, int] = {}
 
 
@@ -160,19 +160,19 @@ def exercise(id: str, *, lesson: str, points: int, hint: str, answers: tuple[str
     return register
 
 
-#: In a grading jail, where :mod:`kms_course.checks` is hidden, the exercises' public fields
+#: In a grading jail, where :mod:`kms_course.lessons.checks` is hidden, the exercises' public fields
 #: (JSON of :func:`catalogue`) come in this environment variable, for lesson widgets.
 CATALOGUE_ENV = "KMS_COURSE_EXERCISES"
 
 
 def load_all() -> dict[str, Exercise]:
-    """Import every module of :mod:`kms_course.checks` and return the registry (id -> Exercise).
+    """Import every module of :mod:`kms_course.lessons.checks` and return the registry (id -> Exercise).
 
     Where the check modules are hidden (a grading jail) and ``KMS_COURSE_EXERCISES`` holds a
     :func:`catalogue`, the registry holds those exercises, whose checks only say that they run
     in the grader.
     """
-    import kms_course.checks as pkg
+    import kms_course.lessons.checks as pkg
 
     for info in pkgutil.iter_modules(pkg.__path__):
         importlib.import_module(f"{pkg.__name__}.{info.name}")
@@ -245,10 +245,10 @@ def check(exercise_id: str, *, quiet: bool = False) -> None:
     """Check an exercise in the student's notebook and print the verdict (a check cell's call).
 
     Reads the answers from the calling notebook's globals and uses a fresh KMS client of the
-    running sandbox. When the exercise's answer cells (:func:`kms_course.transforms.cells.answer_cells`)
+    running sandbox. When the exercise's answer cells (:func:`kms_course.lessons.cells.answer_cells`)
     did not all run to the end since they last changed, the verdict says so and passes nothing
-    (:func:`kms_course.cellruns.problem`), as the grader scores an answer cell that raised 0.
-    Hints step up (:func:`kms_course.nudges.stepped_hint`): the first two failures of an exercise
+    (:func:`kms_course.lessons.cellruns.problem`), as the grader scores an answer cell that raised 0.
+    Hints step up (:func:`kms_course.lessons.nudges.stepped_hint`): the first two failures of an exercise
     in this kernel show its nudge, the third and later its full hint; a failure counts when the
     check judged the work (not when the answer cells did not run to the end), and a pass resets
     nothing. The grader (:func:`run_check`) always gives the full hint.
@@ -259,7 +259,7 @@ def check(exercise_id: str, *, quiet: bool = False) -> None:
         ExerciseNotPassed: the exercise does not pass (shown as verdict and hint, no traceback).
         kms_course.SandboxError: the sandbox is not running (run the lesson's first cell).
     """
-    from kms_course import cellruns
+    from kms_course.lessons import cellruns
     from kms_course.sandbox import start as sandbox
 
     caller_globals = sys._getframe(1).f_globals
@@ -268,7 +268,7 @@ def check(exercise_id: str, *, quiet: bool = False) -> None:
     if stale:  # the answer's cells did not run to the end: nothing they left is judged
         verdict = Verdict(verdict.exercise, False, 0, verdict.max_points, stale, "")
     elif not verdict.passed:  # hints step up: a nudge first, the full hint from the 3rd failure
-        from kms_course.nudges import stepped_hint
+        from kms_course.lessons.nudges import stepped_hint
 
         FAILURES[exercise_id] = FAILURES.get(exercise_id, 0) + 1
         verdict = replace(verdict, hint=stepped_hint(exercise_id, verdict.hint,
@@ -282,10 +282,10 @@ def check(exercise_id: str, *, quiet: bool = False) -> None:
 
 
 def _track_cell_runs() -> None:
-    """In a notebook kernel, start recording each cell's runs (:mod:`kms_course.cellruns`) as soon
+    """In a notebook kernel, start recording each cell's runs (:mod:`kms_course.lessons.cellruns`) as soon
     as the course is imported (the lesson's setup cell), before any exercise cell runs."""
     try:
-        from kms_course import cellruns
+        from kms_course.lessons import cellruns
 
         cellruns.install()
     except Exception:  # never break an import over a convenience

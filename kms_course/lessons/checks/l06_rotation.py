@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from kms_course.checks._common import (
+from kms_course.lessons.checks._common import (
     bytes_answer,
     calls,
     decrypt_or_fail,
     describe_answer_key,
     require_plaintext,
 )
-from kms_course.exercises import Answers, CheckFailed, exercise
+from kms_course.lessons.exercises import Answers, CheckFailed, exercise
 
 LESSON = "06_key_rotation"
 ROTATION_PERIOD_DAYS = 180

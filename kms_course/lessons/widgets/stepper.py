@@ -38,7 +38,7 @@ import ipywidgets as widgets
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kms_course.envelope import NONCE_BYTES
-from kms_course.key_explorer import describe_error
+from kms_course.lessons.widgets.key_explorer import describe_error
 from kms_course.widget_text import TextForm
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from kms_course.checks._common import (
+from kms_course.lessons.checks._common import (
     bytes_answer,
     calls,
     decrypt_or_fail,
@@ -38,7 +38,7 @@ from kms_course.checks._common import (
     require_field,
     succeeded,
 )
-from kms_course.exercises import Answers, CheckFailed, exercise
+from kms_course.lessons.exercises import Answers, CheckFailed, exercise
 
 LESSON = "09_asymmetric_keys_signing_and_macs"
 RELEASE_NOTE = b"kms-course 9.0 is released"

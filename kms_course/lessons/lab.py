@@ -3,11 +3,11 @@
 Which notebooks it opens:
 
 * ``kms-course lab`` (what ``make lab`` runs): the **student version**, in the student's own
-  workspace (:mod:`kms_course.workspace`; ``--workspace DIR``, else ``$KMS_COURSE_WORKSPACE``,
+  workspace (:mod:`kms_course.lessons.workspace`; ``--workspace DIR``, else ``$KMS_COURSE_WORKSPACE``,
   else ``~/kms-course-work``). The first start fills it with the release of the masters (no
   solutions); later starts never overwrite a notebook the student changed, add lessons the course
   added and say what they did. Solutions come only on request:
-  ``from kms_course.solutions import solution; solution("03-hmac-key")``.
+  ``from kms_course.lessons.solutions import solution; solution("03-hmac-key")``.
 * ``kms-course lab --masters``: the instructor's master notebooks, solutions included.
 * ``kms-course lab --notebooks DIR``: any folder as it is, e.g. the output of
   ``kms-course release DIR``.
@@ -139,7 +139,7 @@ def choose_folder(args: argparse.Namespace) -> Path:
     Raises:
         CourseError: ``--notebooks`` is not a folder, or the workspace cannot be made.
     """
-    from kms_course import workspace
+    from kms_course.lessons import workspace
 
     if getattr(args, "notebooks", None):
         folder = args.notebooks.expanduser().resolve()
@@ -153,7 +153,7 @@ def choose_folder(args: argparse.Namespace) -> Path:
     for line in report.lines():
         print(line, file=sys.stderr)
     print(
-        "Solutions only when you ask: from kms_course.solutions import solution; "
+        "Solutions only when you ask: from kms_course.lessons.solutions import solution; "
         "solution('<exercise id>')",
         file=sys.stderr,
     )

@@ -32,8 +32,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from kms_course.checks._common import describe_answer_key
-from kms_course.exercises import Answers, CheckFailed, exercise
+from kms_course.lessons.checks._common import describe_answer_key
+from kms_course.lessons.exercises import Answers, CheckFailed, exercise
 
 LESSON = "08_key_policies_and_grants"
 ADMIN_ROLE, APP_ROLE, READER_ROLE, AUDITOR_ROLE = (

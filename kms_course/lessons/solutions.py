@@ -3,7 +3,7 @@
 The student version of a lesson holds no solution (``kms-course lab`` opens it); a student who
 is stuck asks for one on purpose, in a cell of their own::
 
-    from kms_course.solutions import solution
+    from kms_course.lessons.solutions import solution
     solution("05-seal-document")
 
 The answer is read from the instructor's master notebooks, the course's ``notebooks/`` folder
@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kms_course.errors import CourseError
-from kms_course.exercises import SOLUTION_BEGIN, SOLUTION_END
+from kms_course.lessons.exercises import SOLUTION_BEGIN, SOLUTION_END
 
 
 class NoSolution(CourseError):
@@ -38,7 +38,7 @@ def solution_source(exercise_id: str, folder: Path | None = None) -> str:
     """
     import nbformat
 
-    from kms_course.transforms.cells import exercise_id as cell_exercise, is_solution, source
+    from kms_course.lessons.cells import exercise_id as cell_exercise, is_solution, source
 
     folder = folder or masters_folder()
     paths = sorted(folder.glob("[0-9][0-9]_*.ipynb")) if folder.is_dir() else []

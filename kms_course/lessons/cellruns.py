@@ -1,7 +1,7 @@
 """In the lab: did an exercise's cells run to the end since they last changed?
 
 A check judges the state the student's code left. When the exercise's cell raised, or never ran,
-or was edited after it ran, that state is stale or half made, so :func:`kms_course.exercises.check`
+or was edited after it ran, that state is stale or half made, so :func:`kms_course.lessons.exercises.check`
 says so first and judges nothing (issue 11, item 1).
 
 How it knows:
@@ -11,7 +11,7 @@ How it knows:
   the execute request's metadata; JupyterLab and VS Code send it), ``info.raw_cell`` and the
   exception, if any. :class:`Tracker` keeps the latest run of each cell id.
 * Which cells make up the exercise's answer comes from the student's notebook file, by the rule
-  the grader follows too (:func:`kms_course.transforms.cells.answer_cells`). The file is the one
+  the grader follows too (:func:`kms_course.lessons.cells.answer_cells`). The file is the one
   Jupyter names in ``JPY_SESSION_NAME`` / ``__session__`` (jupyter_server sets it for the kernels
   it starts) or ``__vsc_ipynb_file__`` (VS Code). Without a file, or without cell ids, nothing
   is reported and the check judges the state as it is.
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kms_course.transforms.cells import answer_cells, source
+from kms_course.lessons.cells import answer_cells, source
 
 #: Errors of a re-run that meets what an earlier attempt already made, and how to get unstuck.
 ALREADY_EXISTS = ("AlreadyExistsException", "BucketAlreadyOwnedByYou", "BucketAlreadyExists")

@@ -1,9 +1,9 @@
 """Progress panel: a lesson's practice exercises, their points and latest verdicts, live.
 
 ``ProgressPanel("03_creating_and_describing_keys")`` lists the lesson's exercises (from the
-registry in :mod:`kms_course.exercises`) with their points, and updates each row whenever a check
+registry in :mod:`kms_course.lessons.exercises`) with their points, and updates each row whenever a check
 cell runs ``check("<exercise id>")`` in this kernel (it listens through
-:func:`kms_course.exercises.on_verdict`). Verdicts of checks run before the panel was created are
+:func:`kms_course.lessons.exercises.on_verdict`). Verdicts of checks run before the panel was created are
 shown too: this module records the latest verdict of every exercise from the moment it is
 imported.
 
@@ -27,8 +27,8 @@ import weakref
 
 import ipywidgets as widgets
 
-from kms_course import exercises
-from kms_course.exercises import Exercise, Verdict
+from kms_course.lessons import exercises
+from kms_course.lessons.exercises import Exercise, Verdict
 from kms_course.widget_text import TextForm
 
 #: exercise id -> latest verdict of a check run in this process.
@@ -110,7 +110,7 @@ class ProgressPanel(TextForm):
 
     Attributes:
         lesson: the lesson's notebook stem.
-        exercises: the lesson's :class:`~kms_course.exercises.Exercise` list, in registration
+        exercises: the lesson's :class:`~kms_course.lessons.exercises.Exercise` list, in registration
             order.
         bar: ``IntProgress`` whose value is the points earned, max the lesson's total points.
         table: ``HTML`` table: exercise, points, verdict.

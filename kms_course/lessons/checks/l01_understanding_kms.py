@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kms_course.checks._common import bytes_answer, decrypt_or_fail, describe_answer_key
-from kms_course.exercises import Answers, CheckFailed, exercise
+from kms_course.lessons.checks._common import bytes_answer, decrypt_or_fail, describe_answer_key
+from kms_course.lessons.exercises import Answers, CheckFailed, exercise
 
 LESSON = "01_understanding_kms"
 S3_ALIAS = "alias/aws/s3"

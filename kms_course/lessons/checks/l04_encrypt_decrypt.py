@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from kms_course.checks._common import (
+from kms_course.lessons.checks._common import (
     b64decode_text,
     bytes_answer,
     calls,
@@ -30,7 +30,7 @@ from kms_course.checks._common import (
     require_plaintext,
     succeeded,
 )
-from kms_course.exercises import Answers, CheckFailed, exercise
+from kms_course.lessons.exercises import Answers, CheckFailed, exercise
 
 LESSON = "04_encrypting_and_decrypting"
 

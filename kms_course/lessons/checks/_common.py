@@ -1,7 +1,7 @@
 """Helpers the lessons' checks share: reading the student's answers and asking KMS about them.
 
-This module registers no exercises (:func:`kms_course.exercises.load_all` imports it with the
-lesson modules, which is harmless). Every helper raises :class:`~kms_course.exercises.CheckFailed`
+This module registers no exercises (:func:`kms_course.lessons.exercises.load_all` imports it with the
+lesson modules, which is harmless). Every helper raises :class:`~kms_course.lessons.exercises.CheckFailed`
 with a message naming the student's variable and what to store instead.
 
 Sources: DescribeKey https://docs.aws.amazon.com/kms/latest/APIReference/API_DescribeKey.html
@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from kms_course.exercises import Answers, CheckFailed
+from kms_course.lessons.exercises import Answers, CheckFailed
 
 #: CreateKey's documented default KeyUsage: a key created without one is ENCRYPT_DECRYPT
 #: (https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html, KeyUsage).
