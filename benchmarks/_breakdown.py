@@ -1,7 +1,7 @@
 """Where one submission's grading time and CPU go (issue 18 item 3); run by bench_grading.py.
 
 Grades ``--count`` submissions of a synthetic class serially in this process, as one grading
-worker does (``kms_course.grading.worker.init_worker`` then ``grade``, jailed), after one untimed
+worker does (``kms_course.instructor.grading.worker.init_worker`` then ``grade``, jailed), after one untimed
 submission that warms the zygote up, and writes each result with ``ResultStore.write`` as
 ``kms-course grade`` does. The phases are timed by wrapping, from here, the functions the
 grader calls (nothing in kms_course is changed): nbclient's ``async_start_new_kernel`` and
@@ -96,12 +96,12 @@ def cell_phase(client, cell, cell_index, *args, **kwargs) -> str:
 def patch() -> None:
     import nbclient
 
-    import kms_course.grading.execute as execute
-    import kms_course.grading.sandbox as sandbox
-    import kms_course.grading.worker as worker
+    import kms_course.instructor.grading.execute as execute
+    import kms_course.instructor.grading.sandbox as sandbox
+    import kms_course.instructor.grading.worker as worker
 
-    # the package's attribute of that name is the function (kms_course.transforms._Package)
-    tmc = importlib.import_module("kms_course.transforms.take_master_cells")
+    # the package's attribute of that name is the function (kms_course.instructor.transforms._Package)
+    tmc = importlib.import_module("kms_course.instructor.transforms.take_master_cells")
 
     nc = nbclient.NotebookClient
     nc.async_start_new_kernel = timed("kernel start: launch (zygote fork, jail)",
@@ -164,9 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     atexit.register(group.close)  # again at exit, when the worker's children are gone
     from bench_grading import build_class
 
-    from kms_course.grading.store import ResultStore
-    from kms_course.grading.submissions import discover
-    from kms_course.grading.worker import GradeConfig, grade, init_worker
+    from kms_course.instructor.grading.store import ResultStore
+    from kms_course.instructor.grading.submissions import discover
+    from kms_course.instructor.grading.worker import GradeConfig, grade, init_worker
 
     patch()
     with tempfile.TemporaryDirectory() as tmp:

@@ -51,7 +51,7 @@ def build_class(lesson: str, students: int, folder: Path) -> list[Path]:
     """``students`` submissions of ``lesson``: 40 % full, 30 % blank, 30 % first exercise only."""
     import nbformat
 
-    from kms_course.transforms import RELEASE_STEPS, apply
+    from kms_course.instructor.transforms import RELEASE_STEPS, apply
     from kms_course.lessons.cells import is_solution
 
     master = nbformat.read(ROOT / "notebooks" / f"{lesson}.ipynb", 4)
@@ -99,7 +99,7 @@ def dask_task_overhead(count: int = 200) -> float:
     does nothing, submitted and gathered one by one)."""
     from distributed import Client
 
-    from kms_course.grading.cluster import local_cluster
+    from kms_course.instructor.grading.cluster import local_cluster
 
     with local_cluster(1) as cluster, Client(cluster) as client:
         client.submit(len, "warm", pure=False).result()
@@ -116,10 +116,10 @@ def kernel_start_costs(count: int) -> dict[str, float]:
     and for bubblewrap to build a jail alone (in this process, as a grading worker does)."""
     import nbformat
 
-    from kms_course.grading import jail
-    from kms_course.grading.execute import execute
-    from kms_course.grading.sandbox import GradingServer
-    from kms_course.grading.zygote import JailSpec
+    from kms_course.instructor.grading import jail
+    from kms_course.instructor.grading.execute import execute
+    from kms_course.instructor.grading.sandbox import GradingServer
+    from kms_course.instructor.grading.zygote import JailSpec
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
     server = GradingServer().start()
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=[*names, "students", "breakdown", "kernels", "overhead"])
     args = parser.parse_args(argv)
-    from kms_course.grading.limits import default_jobs
+    from kms_course.instructor.grading.limits import default_jobs
 
     jobs = args.jobs or default_jobs()
     load = os.getloadavg()

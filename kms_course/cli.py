@@ -22,11 +22,11 @@ COMMANDS = {
     "server": ("kms_course.sandbox.server_cli", "start, stop or show the course's moto server"),
     "cleanup": ("kms_course.sandbox.cleanup", "aws backend: schedule deletion of the keys the course made"),
     "fidelity": ("kms_course.sandbox.fidelity", "compare real KMS, plain moto and the sandbox, live"),
-    "release": ("kms_course.release", "write the student version of every lesson"),
-    "validate": ("kms_course.validate", "prove solutions pass and released notebooks fail"),
-    "grade": ("kms_course.grade", "grade student submissions into a gradebook"),
-    "gradescope": ("kms_course.lms.gradescope", "write a Gradescope autograder zip for a lesson"),
-    "export": ("kms_course.lms.export", "export the gradebook for an LMS (canvas)"),
+    "release": ("kms_course.instructor.release", "write the student version of every lesson"),
+    "validate": ("kms_course.instructor.validate", "prove solutions pass and released notebooks fail"),
+    "grade": ("kms_course.instructor.grade", "grade student submissions into a gradebook"),
+    "gradescope": ("kms_course.instructor.lms.gradescope", "write a Gradescope autograder zip for a lesson"),
+    "export": ("kms_course.instructor.lms.export", "export the gradebook for an LMS (canvas)"),
 }
 
 

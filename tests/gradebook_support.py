@@ -26,7 +26,7 @@ import fixture  # noqa: E402
 import fixture_checks  # noqa: E402,F401  (registers the fixture's exercises before forking)
 
 from kms_course import cli  # noqa: E402
-from kms_course.grading.grader_key import KEY_FILE_ENV  # noqa: E402
+from kms_course.instructor.grading.grader_key import KEY_FILE_ENV  # noqa: E402
 
 LESSON = fixture.LESSON
 FULL = dict(fixture.SOLUTIONS)
@@ -50,7 +50,7 @@ def grading_env(tmp_path, monkeypatch):
     while the tests run it would change between two runs of one test (tests of the fingerprint
     itself change it on purpose).
     """
-    from kms_course.grading import fingerprint
+    from kms_course.instructor.grading import fingerprint
 
     monkeypatch.setattr(fingerprint, "code_hash", lambda: "pinned-by-the-test")
     monkeypatch.setenv(KEY_FILE_ENV, str(tmp_path / "state" / "grader.key"))
@@ -95,7 +95,7 @@ import sys
 sys.path.insert(0, {cases!r})
 import fixture_checks  # noqa: F401
 from kms_course import cli
-from kms_course.grading import fingerprint
+from kms_course.instructor.grading import fingerprint
 fingerprint.code_hash = lambda: "pinned-by-the-test"  # as grading_env does
 sys.exit(cli.main(["grade", *sys.argv[1:], "--no-progress"]))
 """

@@ -174,7 +174,7 @@ def test_cleanup_against_a_silent_endpoint_does_not_hang(env):
 
 def test_unexpected_error_is_one_line_with_the_details_saved(env, tmp_path):
     code = (
-        "import sys, kms_course.release as r\n"
+        "import sys, kms_course.instructor.release as r\n"
         "def boom(args): raise ValueError('a bug')\n"
         "r.run = boom\n"
         "from kms_course.cli import main\n"

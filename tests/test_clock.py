@@ -253,7 +253,7 @@ def test_grading_server_lets_a_kernel_use_the_clock_but_not_moto_api(kms_session
     import urllib.error
     import urllib.request
 
-    from kms_course.grading.sandbox import GradingServer
+    from kms_course.instructor.grading.sandbox import GradingServer
 
     grading = GradingServer().start()
     try:

@@ -25,7 +25,8 @@ import fixture  # noqa: E402
 import fixture_checks  # noqa: E402,F401  (registers the fixture's exercises before forking)
 from cases import CASES, V3_NOTEBOOK  # noqa: E402
 
-from kms_course import atomic, cli, gradebook  # noqa: E402
+from kms_course import atomic, cli
+from kms_course.instructor import gradebook  # noqa: E402
 
 CELL_TIMEOUT = 6
 
@@ -53,7 +54,7 @@ def grade(*argv: str) -> int:
 @pytest.fixture(scope="module", autouse=True)
 def grader_key(tmp_path_factory):
     """The grader's key in a test folder, never the real ~/.local/state."""
-    from kms_course.grading.grader_key import KEY_FILE_ENV
+    from kms_course.instructor.grading.grader_key import KEY_FILE_ENV
 
     path = tmp_path_factory.mktemp("grader-state") / "grader.key"
     with pytest.MonkeyPatch.context() as mp:
@@ -139,7 +140,7 @@ def test_student_code_cannot_reach_out_or_the_checks(graded):
 
 
 def test_result_files_are_in_the_manifest(graded):
-    from kms_course.grading.grader_key import load_key, sign
+    from kms_course.instructor.grading.grader_key import load_key, sign
 
     manifest = gradebook.read_manifest(graded["out"])
     assert set(manifest) == {f"results/{c.student}/{fixture.LESSON}.json" for c in CASES}
@@ -221,7 +222,7 @@ def test_each_forked_kernel_is_fresh(tmp_path, monkeypatch):
     """A kernel forked from the zygote never sees what an earlier kernel did."""
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from kms_course.grading import execute as execution
+    from kms_course.instructor.grading import execute as execution
 
     ran = []
     original = execution.GradingClient.__init__
@@ -268,7 +269,7 @@ def test_result_planted_between_runs_never_reaches_grades(tmp_path, kernel_path,
     assert grade(*argv) == 0
     assert _csv(out)["blank"]["total"] == "0"
     # forge: full marks for the same file content, and a student who submitted nothing
-    from kms_course.grading.submissions import sha256
+    from kms_course.instructor.grading.submissions import sha256
 
     own = out / "results" / "blank" / f"{fixture.LESSON}.json"
     genuine = json.loads(own.read_text())
@@ -439,8 +440,8 @@ def test_students_with_several_lessons_get_every_lessons_columns(tmp_path, kerne
 
 def test_lesson_plan_rule(tmp_path):
     from kms_course.errors import CourseError
-    from kms_course.grading.class_lesson import plan
-    from kms_course.grading.submissions import discover
+    from kms_course.instructor.grading.class_lesson import plan
+    from kms_course.instructor.grading.submissions import discover
 
     lessons = {fixture.LESSON: ["90-key", "90-blob"], fixture.OTHER_LESSON: ["91-key"]}
     _write(fixture.submission({}), tmp_path / "a" / "ann" / f"{fixture.LESSON}.ipynb")
@@ -506,7 +507,7 @@ def test_class_rows_name_the_file_of_an_unknown_lesson():
 
 
 def test_feedback_shows_sentences_not_status_codes():
-    from kms_course.feedback import render
+    from kms_course.instructor.feedback import render
 
     page = render("eve", [{"lesson": fixture.LESSON, "status": "cell-timeout,solution-error",
                            "limits": {"cell": 30.0, "submission": 180.0}, "exercises": {}}])
@@ -520,7 +521,7 @@ def test_feedback_shows_sentences_not_status_codes():
 RUN_ONE = """
 import os, sys
 from nbformat.v4 import new_code_cell, new_notebook
-from kms_course.grading.execute import execute
+from kms_course.instructor.grading.execute import execute
 report = execute(new_notebook(cells=[new_code_cell("print(6 * 7)")]), {}, lambda ex, v: None,
                  env=dict(os.environ), cwd=sys.argv[1], fast_kernels=sys.argv[2] == "fast")
 print(report.issues)
@@ -542,7 +543,7 @@ def test_grading_kernels_use_unix_sockets(tmp_path, kind):
         command = ["unshare", "--net", *command]  # loopback is down: 127.0.0.1 cannot be bound
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr[-2000:]
-    from kms_course.grading.zygote import IpcKernelManager
+    from kms_course.instructor.grading.zygote import IpcKernelManager
 
     km = IpcKernelManager(kernel_name="python3")
     assert km.transport == "ipc" and len(km.ip) < 100
@@ -553,8 +554,8 @@ def test_a_kernel_that_fails_to_start_is_replaced(tmp_path, monkeypatch):
     """Nothing of the student's ran, so the grader starts a second kernel instead of a zero."""
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from kms_course.grading import execute as execution
-    from kms_course.grading import zygote
+    from kms_course.instructor.grading import execute as execution
+    from kms_course.instructor.grading import zygote
 
     spawn, calls = zygote.Zygote.spawn, []
 

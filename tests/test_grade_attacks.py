@@ -32,7 +32,7 @@ import fixture_checks  # noqa: E402,F401  (registers the fixture's exercises bef
 
 from kms_course import cli  # noqa: E402
 from _processes import alive_with  # noqa: E402
-from kms_course.grading import jail  # noqa: E402
+from kms_course.instructor.grading import jail  # noqa: E402
 
 REASON = jail.unavailable()
 needs_jail = pytest.mark.skipif(REASON is not None, reason=f"no grading jail here: {REASON}")

@@ -29,7 +29,7 @@ import fixture  # noqa: E402
 import fixture_checks  # noqa: E402,F401
 
 from kms_course import cli  # noqa: E402
-from kms_course.grading import jail  # noqa: E402
+from kms_course.instructor.grading import jail  # noqa: E402
 
 distributed = pytest.importorskip("distributed")
 REASON = jail.unavailable()
@@ -171,7 +171,7 @@ def test_the_local_workers_run_no_profiler():
     import dask
     from distributed import Client
 
-    from kms_course.grading.cluster import local_cluster
+    from kms_course.instructor.grading.cluster import local_cluster
 
     with local_cluster(1) as cluster, Client(cluster) as client:
         seen = client.run(lambda: (dask.config.get("distributed.worker.profile.enabled"),

@@ -16,8 +16,8 @@ import nbformat
 import pytest
 
 from kms_course import cli
-from kms_course.grading import jail
-from kms_course.transforms import RELEASE_STEPS, apply
+from kms_course.instructor.grading import jail
+from kms_course.instructor.transforms import RELEASE_STEPS, apply
 
 REASON = jail.unavailable()
 pytestmark = [

@@ -29,8 +29,8 @@ from gradebook_support import (  # noqa: F401
 )
 
 from kms_course.errors import CourseError
-from kms_course.grading import grader_key, manifest
-from kms_course.grading.grader_key import KEY_FILE_ENV, load_key, sign, verify
+from kms_course.instructor.grading import grader_key, manifest
+from kms_course.instructor.grading.grader_key import KEY_FILE_ENV, load_key, sign, verify
 
 NAME = f"results/ana/{LESSON}.json"
 

@@ -11,10 +11,10 @@ import json
 import pytest
 from gradebook_support import FULL, grade, grade_args, grading_env, rows, write_submission  # noqa: F401
 
-from kms_course.feedback import page_path
-from kms_course.gradebook import result_path
-from kms_course.grading.file_names import file_name
-from kms_course.grading.submissions import discover
+from kms_course.instructor.feedback import page_path
+from kms_course.instructor.gradebook import result_path
+from kms_course.instructor.grading.file_names import file_name
+from kms_course.instructor.grading.submissions import discover
 
 LONG = "Ana María " + "de la Fuente " * 18 + "Zúñiga"  # 250 characters
 assert len(LONG) == 250

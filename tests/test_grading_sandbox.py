@@ -1,4 +1,4 @@
-"""The grading worker's sandbox server (kms_course.grading.sandbox): per-submission channels.
+"""The grading worker's sandbox server (kms_course.instructor.grading.sandbox): per-submission channels.
 
 A jailed kernel reaches the server only through the Unix socket of its own submission
 (:meth:`GradingServer.channel`); once the submission is done the socket must be unreachable, and
@@ -15,8 +15,8 @@ import threading
 
 import pytest
 
-from kms_course.grading import sandbox
-from kms_course.grading.sandbox import GradingServer
+from kms_course.instructor.grading import sandbox
+from kms_course.instructor.grading.sandbox import GradingServer
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):

@@ -1,4 +1,4 @@
-"""The grading jail (kms_course.grading.jail): what a jailed kernel can and cannot reach.
+"""The grading jail (kms_course.instructor.grading.jail): what a jailed kernel can and cannot reach.
 
 Each test runs real code in a real jailed kernel, forked from the zygote the way the grader does,
 and asserts what the issue's attacks would need is not there. Facts rest on the Linux manuals:
@@ -21,9 +21,9 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from _processes import alive_with  # noqa: E402
-from kms_course.grading import jail
-from kms_course.grading.sandbox import GradingServer
-from kms_course.grading.zygote import JailSpec, jailed
+from kms_course.instructor.grading import jail
+from kms_course.instructor.grading.sandbox import GradingServer
+from kms_course.instructor.grading.zygote import JailSpec, jailed
 
 REASON = jail.unavailable()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"no grading jail here: {REASON}")
@@ -287,7 +287,7 @@ def test_a_dead_jailed_kernel_is_reaped_while_its_jail_lives(server):
     """Its launcher exits at once, so without the zygote as subreaper the kernel would become the
     machine's init's child and, once dead, a zombie until init reaps it (seconds here), looking
     alive to the grader meanwhile."""
-    from kms_course.grading.zygote import _ZYGOTE
+    from kms_course.instructor.grading.zygote import _ZYGOTE
     import asyncio
 
     async def run() -> tuple[int, bool]:

@@ -1,4 +1,4 @@
-"""The grading kernel client (kms_course.grading.kernel_client): ready at the kernel_info
+"""The grading kernel client (kms_course.instructor.grading.kernel_client): ready at the kernel_info
 request's idle status, per the Jupyter messaging protocol
 (https://jupyter-client.readthedocs.io/en/latest/messaging.html#kernel-status: every request is
 bracketed by ``status: busy`` and ``status: idle`` on IOPub, with the request as parent)."""
@@ -13,9 +13,9 @@ from queue import Empty
 
 import pytest
 
-from kms_course.grading.kernel_client import GradingKernelClient
-from kms_course.grading.sandbox import GradingServer
-from kms_course.grading.zygote import ZygoteKernelManager
+from kms_course.instructor.grading.kernel_client import GradingKernelClient
+from kms_course.instructor.grading.sandbox import GradingServer
+from kms_course.instructor.grading.zygote import ZygoteKernelManager
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Late penalties and extensions (:mod:`kms_course.lms.late`): the rule file, the submission
+"""Late penalties and extensions (:mod:`kms_course.instructor.lms.late`): the rule file, the submission
 time, the arithmetic, and how grades.csv/grades.json and feedback show them.
 
 The rule file's dates are ISO 8601 with a time zone, parsed by ``datetime.fromisoformat``
@@ -20,9 +20,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from kms_course import feedback, gradebook
+from kms_course.instructor import feedback, gradebook
 from kms_course.errors import CourseError
-from kms_course.lms.late import LatePlan, LateRules, assess, load_rules, parse_time, submission_time
+from kms_course.instructor.lms.late import LatePlan, LateRules, assess, load_rules, parse_time, submission_time
 
 UTC = timezone.utc
 DUE = datetime(2026, 3, 1, 23, 59, tzinfo=UTC)

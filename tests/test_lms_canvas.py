@@ -5,7 +5,7 @@ do I import grades in the Gradebook?"): header ``Student, ID, SIS User ID, SIS L
 Section`` then one column per assignment (``Name (12345)`` for an existing assignment, a new
 name creates one); a second row ``Points Possible``; then one row per student, matched by ID,
 SIS User ID or SIS Login ID. The gradebook here is written by
-:func:`kms_course.gradebook.write_class_files` from synthetic results, so its shape is the
+:func:`kms_course.instructor.gradebook.write_class_files` from synthetic results, so its shape is the
 real one.
 """
 
@@ -17,10 +17,11 @@ import json
 
 import pytest
 
-from kms_course import cli, gradebook
+from kms_course import cli
+from kms_course.instructor import gradebook
 from kms_course.errors import CourseError
-from kms_course.lms import canvas
-from kms_course.lms.late import LatePlan, load_rules
+from kms_course.instructor.lms import canvas
+from kms_course.instructor.lms.late import LatePlan, load_rules
 
 LESSON = "90_grading_fixture"
 OTHER = "91_other_fixture"
@@ -31,7 +32,7 @@ MAX = {"90-key": 2, "90-blob": 3, "91-key": 2}
 
 
 def _result(student, points, lesson=LESSON, path=None):
-    """A result as the grader stores it (kms_course.grading.worker.grade), for ``points``."""
+    """A result as the grader stores it (kms_course.instructor.grading.worker.grade), for ``points``."""
     exercises = {ex: {"points": p, "max_points": MAX[ex], "passed": p > 0,
                       "message": None if p else "wrong"} for ex, p in points.items()}
     return {"student": student, "key": f"{student}/{lesson}", "path": str(path) if path else None,

@@ -35,7 +35,7 @@ import fixture_checks  # noqa: E402,F401  (registers the fixture's exercises bef
 
 from kms_course import cli  # noqa: E402
 from kms_course.errors import CourseError  # noqa: E402
-from kms_course.lms import gradescope  # noqa: E402
+from kms_course.instructor.lms import gradescope  # noqa: E402
 
 KEY, BLOB = fixture.SOLUTIONS["90-key"], fixture.SOLUTIONS["90-blob"]
 CLASS = {  # student -> (solutions, timestamp.txt text or None)
@@ -60,7 +60,7 @@ TEST_KEYS = {"score", "max_score", "status", "name", "name_format", "number", "o
 @pytest.fixture(scope="module", autouse=True)
 def grader_key(tmp_path_factory):
     """The grader's key in a test folder, never the real ~/.local/state."""
-    from kms_course.grading.grader_key import KEY_FILE_ENV
+    from kms_course.instructor.grading.grader_key import KEY_FILE_ENV
 
     path = tmp_path_factory.mktemp("grader-state") / "grader.key"
     with pytest.MonkeyPatch.context() as mp:

@@ -151,7 +151,7 @@ def expected(fixture: str, lesson: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def grader_key(tmp_path_factory):
-    from kms_course.grading.grader_key import KEY_FILE_ENV
+    from kms_course.instructor.grading.grader_key import KEY_FILE_ENV
 
     path = tmp_path_factory.mktemp("grader-state") / "grader.key"
     with pytest.MonkeyPatch.context() as mp:

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent / "grading_cases"))
 import fixture  # noqa: E402
 
 from kms_course import cli  # noqa: E402
-from kms_course.transforms import find_leaks  # noqa: E402
+from kms_course.instructor.transforms import find_leaks  # noqa: E402
 from kms_course.lessons.cells import is_check, is_solution  # noqa: E402
 
 
@@ -66,7 +66,7 @@ def test_release_refuses_to_overwrite_the_masters(tmp_path, capsys):
 
 
 def test_release_of_the_course_has_no_leaks(tmp_path):
-    from kms_course.release import build
+    from kms_course.instructor.release import build
 
     course = Path(__file__).parents[1] / "notebooks"
     if not list(course.glob("[0-9][0-9]_*.ipynb")):

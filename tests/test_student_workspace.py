@@ -22,7 +22,7 @@ import fixture  # noqa: E402
 
 from kms_course import cli
 from kms_course.lessons import lab, workspace  # noqa: E402
-from kms_course.transforms import find_leaks  # noqa: E402
+from kms_course.instructor.transforms import find_leaks  # noqa: E402
 from kms_course.lessons.cells import STUB_CODE, is_check, is_solution, source  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

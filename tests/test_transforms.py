@@ -14,7 +14,7 @@ import io
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from kms_course.transforms import (
+from kms_course.instructor.transforms import (
     clear_outputs,
     clear_solutions,
     find_leaks,
@@ -24,9 +24,9 @@ from kms_course.transforms import (
     take_master_cells,
 )
 from kms_course.lessons.cells import answer_cells
-from kms_course.transforms.clear_solutions import SolutionMarkerError
-from kms_course.transforms.probe_answers import parse_probe_output, probe_source
-from kms_course.transforms.strip_hidden import HiddenMarkerError
+from kms_course.instructor.transforms.clear_solutions import SolutionMarkerError
+from kms_course.instructor.transforms.probe_answers import parse_probe_output, probe_source
+from kms_course.instructor.transforms.strip_hidden import HiddenMarkerError
 
 SOLUTION = "# task\nif True:\n    ### BEGIN SOLUTION\n    answer = 42\n    ### END SOLUTION\nprint(answer)"
 
@@ -222,7 +222,7 @@ def test_probe_output_that_is_malformed_gives_nothing(text):
 
 
 def test_find_leaks():
-    from kms_course.transforms import RELEASE_STEPS, apply
+    from kms_course.instructor.transforms import RELEASE_STEPS, apply
 
     master = three_cells()
     assert find_leaks(apply(master, RELEASE_STEPS), master) == []

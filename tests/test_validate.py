@@ -15,8 +15,8 @@ import fixture  # noqa: E402
 import fixture_checks  # noqa: E402,F401
 
 from kms_course import cli  # noqa: E402
-from kms_course.grading.masters import load_masters  # noqa: E402
-from kms_course.validate import static_problems  # noqa: E402
+from kms_course.instructor.grading.masters import load_masters  # noqa: E402
+from kms_course.instructor.validate import static_problems  # noqa: E402
 
 
 def validate(masters: Path, monkeypatch) -> int:

@@ -1,4 +1,4 @@
-"""The kernel zygote (kms_course.grading.zygote): what a forked grading kernel inherits.
+"""The kernel zygote (kms_course.instructor.grading.zygote): what a forked grading kernel inherits.
 
 The zygote preloads and warms what every kernel needs (botocore's parsed service models among
 it) and passes IPython options to each kernel. These tests run one real forked kernel and read
@@ -19,9 +19,9 @@ import pytest
 from nbclient import NotebookClient
 
 from kms_course.sandbox import start as sandbox
-from kms_course.grading import zygote
-from kms_course.grading.sandbox import GradingServer
-from kms_course.grading.zygote import ZygoteKernelManager
+from kms_course.instructor.grading import zygote
+from kms_course.instructor.grading.sandbox import GradingServer
+from kms_course.instructor.grading.zygote import ZygoteKernelManager
 
 PROBE = """
 import json, os, boto3

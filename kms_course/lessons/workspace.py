@@ -1,7 +1,7 @@
 """The student's workspace: the student version of every lesson, in a folder of the student's own.
 
 ``kms-course lab`` opens this folder, never the instructor's master notebooks. On the first start
-it is filled with the release of the masters (:func:`kms_course.release.build`: no solutions, no
+it is filled with the release of the masters (:func:`kms_course.instructor.release.build`: no solutions, no
 outputs, text, setup and check cells locked). Afterwards a notebook the student has changed is
 never written again; a lesson the course adds later is copied in, and a lesson the course
 changed is updated only where the student has not touched it (otherwise the student is told).
@@ -87,12 +87,12 @@ def sync(folder: Path, source: Path | None = None) -> SyncReport:
 
     Raises:
         CourseError: the folder is a file or cannot be written, the masters are missing or
-            broken (from :func:`kms_course.release.build`).
+            broken (from :func:`kms_course.instructor.release.build`).
     """
     import nbformat
 
     from kms_course.atomic import atomic_write_text
-    from kms_course.release import build, check_out
+    from kms_course.instructor.release import build, check_out
 
     folder = Path(folder).expanduser()
     if source is not None and Path(source).resolve() == folder.resolve():

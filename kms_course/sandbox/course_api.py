@@ -9,7 +9,7 @@ named ``KmsCourse...`` and handled by moto's ``KmsResponse`` like any KMS operat
 * in the ``moto-server`` backend it sends one JSON POST to ``/`` of the server with
   ``X-Amz-Target: TrentService.<Operation>``, the header every KMS request carries
   (https://docs.aws.amazon.com/kms/latest/APIReference/CommonParameters.html). The path holds no
-  ``moto-api``, so the grader's guarded server (:class:`kms_course.grading.sandbox.GuardedApp`)
+  ``moto-api``, so the grader's guarded server (:class:`kms_course.instructor.grading.sandbox.GuardedApp`)
   lets a student kernel use the clock and read the trail while it is graded, and nothing else
   of moto's control API. These operations can only move the clock forward and read the trail:
   none erases or rewrites what was recorded.

@@ -268,7 +268,7 @@ def trust_default_session() -> None:
     credentials).
 
     Only for a session that has never looked up credentials and reads no AWS config files:
-    the kernel zygote's (:func:`kms_course.grading.zygote._warm_botocore`), made in an
+    the kernel zygote's (:func:`kms_course.instructor.grading.zygote._warm_botocore`), made in an
     environment with empty config files and no credentials, whose loaded service models every
     grading kernel then reuses (parsing them again costs ~0.1 s of CPU per kernel).
     """
@@ -299,7 +299,7 @@ def _check_region(region_name: str | None, backend: str) -> None:
 
     known = set()
     # boto3's default session when there is one (a grading kernel inherits it warm from its
-    # zygote, kms_course.grading.zygote); else a new botocore session, so that no default
+    # zygote, kms_course.instructor.grading.zygote); else a new botocore session, so that no default
     # session is made before the sandbox has set the environment it reads
     session = boto3.DEFAULT_SESSION or botocore.session.get_session()
     for partition in session.get_available_partitions():

@@ -25,7 +25,7 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
 from kms_course.lessons.solutions import solution_source
-from kms_course.transforms import RELEASE_STEPS, apply
+from kms_course.instructor.transforms import RELEASE_STEPS, apply
 from kms_course.lessons.cells import course, exercise_id, is_check, is_solution
 
 ROOT = Path(__file__).resolve().parents[2]

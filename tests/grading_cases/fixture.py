@@ -78,7 +78,7 @@ def write_masters(folder: Path) -> Path:
 def submission(sources: dict[str, str] | None = None, *, tamper=None) -> nbformat.NotebookNode:
     """A student's notebook: the master with each solution cell's source from ``sources``
     (missing ids keep the stub), then ``tamper(nb)`` applied to it if given."""
-    from kms_course.transforms import RELEASE_STEPS, apply
+    from kms_course.instructor.transforms import RELEASE_STEPS, apply
 
     nb = apply(master(), RELEASE_STEPS)
     for cell in nb.cells:

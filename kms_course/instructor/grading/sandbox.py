@@ -2,7 +2,7 @@
 
 The student's kernel talks to this server (``KMS_COURSE_BACKEND=moto-server``), so the sandbox's
 data lives in the grader's process, out of reach of the student's code: a kernel can change it
-only by calling KMS. A jailed kernel (:mod:`kms_course.grading.jail`) reaches it only through a
+only by calling KMS. A jailed kernel (:mod:`kms_course.instructor.grading.jail`) reaches it only through a
 Unix socket made for its submission alone (:meth:`GradingServer.channel`), which its jail relays
 to ``127.0.0.1:4566``; an unjailed one (``--no-jail``) over loopback TCP. moto's control
 endpoints (``/moto-api/...``: reset, seed, state transitions, recorder;
@@ -217,11 +217,11 @@ class GradingServer:
 
         Args:
             home: a fresh folder for the kernel's ``KMS_COURSE_HOME``.
-            jailed: the kernel runs in a jail (:mod:`kms_course.grading.jail`): it gets only
+            jailed: the kernel runs in a jail (:mod:`kms_course.instructor.grading.jail`): it gets only
                 what Python and the course need, none of the grader's environment, and reaches
                 the server through its jail's relay.
         """
-        from kms_course.grading import jail
+        from kms_course.instructor.grading import jail
 
         if jailed:
             keep = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "VIRTUAL_ENV")

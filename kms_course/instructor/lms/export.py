@@ -1,7 +1,7 @@
 """``kms-course export canvas --out DIR``: a gradebook for an LMS, from ``DIR/grades.json``.
 
-One sub-command per LMS; today ``canvas`` (:mod:`kms_course.lms.canvas`). Gradescope grades on
-its own servers instead: see ``kms-course gradescope`` (:mod:`kms_course.lms.gradescope`).
+One sub-command per LMS; today ``canvas`` (:mod:`kms_course.instructor.lms.canvas`). Gradescope grades on
+its own servers instead: see ``kms-course gradescope`` (:mod:`kms_course.instructor.lms.gradescope`).
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ def run(args: argparse.Namespace) -> int:
     """Write the export; 0 when every student is in it, 1 when some had no roster row.
 
     Raises:
-        CourseError: see :func:`kms_course.lms.canvas.export`.
+        CourseError: see :func:`kms_course.instructor.lms.canvas.export`.
     """
-    from kms_course.lms import canvas
+    from kms_course.instructor.lms import canvas
 
     path, count, unmatched = canvas.export(args.out, args.roster, args.assignment)
     print(f"Wrote {path}: {count} student(s). In Canvas: Grades, Import, choose this file.")

@@ -16,7 +16,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from kms_course.grading import limits
+from kms_course.instructor.grading import limits
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +42,7 @@ def check_source(source: Path) -> None:
 
 
 def static_problems(master) -> list[str]:
-    """Problems visible without running ``master`` (a :class:`~kms_course.grading.masters.Master`)."""
+    """Problems visible without running ``master`` (a :class:`~kms_course.instructor.grading.masters.Master`)."""
     from kms_course.lessons.exercises import load_all
     from kms_course.lessons.cells import exercise_id, is_check, is_solution, nbgrader, source
 
@@ -115,10 +115,10 @@ def run(args: argparse.Namespace) -> int:
     """
     import nbformat
 
-    from kms_course.grading.masters import cached_masters, default_folder
-    from kms_course.grading.pool import grade_all
-    from kms_course.grading.worker import GradeConfig
-    from kms_course.transforms import RELEASE_STEPS, apply, find_leaks
+    from kms_course.instructor.grading.masters import cached_masters, default_folder
+    from kms_course.instructor.grading.pool import grade_all
+    from kms_course.instructor.grading.worker import GradeConfig
+    from kms_course.instructor.transforms import RELEASE_STEPS, apply, find_leaks
 
     source = Path(args.source) if args.source else default_folder()
     check_source(source)

@@ -12,8 +12,8 @@ The rule, decided in the grader's process before any student code runs:
   every student. A tie between lessons is an error asking for ``--lesson``.
 
 A submission's lesson here is the one its file name names, else the one its exercise ids name
-(:mod:`kms_course.grading.submissions`). A file whose name and exercise ids name different lessons
-is ``wrong-lesson`` in every mode (see :func:`kms_course.grading.worker.grade`).
+(:mod:`kms_course.instructor.grading.submissions`). A file whose name and exercise ids name different lessons
+is ``wrong-lesson`` in every mode (see :func:`kms_course.instructor.grading.worker.grade`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from kms_course.errors import CourseError
-from kms_course.grading.submissions import (
+from kms_course.instructor.grading.submissions import (
     Submission,
     lesson_by_content,
     lesson_by_name,
@@ -68,7 +68,7 @@ def plan(
     """Apply the module's rule to a batch.
 
     Args:
-        submissions: the batch (:func:`~kms_course.grading.submissions.discover`).
+        submissions: the batch (:func:`~kms_course.instructor.grading.submissions.discover`).
         lessons: lesson (notebook stem) -> its exercise ids.
         wanted: the ``--lesson`` option, which wins when given.
 

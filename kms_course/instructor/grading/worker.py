@@ -1,7 +1,7 @@
 """Grade one submission in a worker process that owns one sandbox server for its lifetime.
 
 ``init_worker(config)`` runs once per worker process (the pool's initializer): it starts the
-guarded course server (:mod:`kms_course.grading.sandbox`), makes the grader's KMS client and
+guarded course server (:mod:`kms_course.instructor.grading.sandbox`), makes the grader's KMS client and
 loads the master notebooks. ``grade(submission)`` then resets the sandbox, builds the notebook to
 run (master cells + the student's solution sources), executes it in a fresh kernel, and returns
 a plain-data result (pickled back to the parent, which writes it).
@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from kms_course.lessons.exercises import CATALOGUE_ENV, Verdict, catalogue, run_check
-from kms_course.grading import execute as execution
-from kms_course.grading.jail import HOME as JAIL_HOME
-from kms_course.grading.jail import MiB, JailLimits, python_trees, secret_paths
-from kms_course.grading.masters import Master, cached_masters
-from kms_course.grading.submissions import (
+from kms_course.instructor.grading import execute as execution
+from kms_course.instructor.grading.jail import HOME as JAIL_HOME
+from kms_course.instructor.grading.jail import MiB, JailLimits, python_trees, secret_paths
+from kms_course.instructor.grading.masters import Master, cached_masters
+from kms_course.instructor.grading.submissions import (
     identify_lesson,
     name_and_content_disagree,
     read_notebook,
@@ -40,9 +40,9 @@ class GradeConfig:
     max_total_output: int = execution.MAX_TOTAL_OUTPUT
     keep_checks: bool = False  # validate: run the check cells too (probes after them)
     #: why ``lesson`` is set: "option" (--lesson) or "class" (the class's lesson, see
-    #: :mod:`kms_course.grading.class_lesson`); it only changes the wrong-lesson message
+    #: :mod:`kms_course.instructor.grading.class_lesson`); it only changes the wrong-lesson message
     lesson_by: str = "option"
-    #: run each kernel in its own jail (:mod:`kms_course.grading.jail`); ``validate`` runs the
+    #: run each kernel in its own jail (:mod:`kms_course.instructor.grading.jail`); ``validate`` runs the
     #: instructor's own masters, which call the checks in the kernel, unjailed
     jail: bool = True
     limits: JailLimits = JailLimits()
@@ -52,8 +52,8 @@ class GradeConfig:
 
 class _Worker:
     def __init__(self, config: GradeConfig):
-        from kms_course.grading.masters import default_folder
-        from kms_course.grading.sandbox import GradingServer
+        from kms_course.instructor.grading.masters import default_folder
+        from kms_course.instructor.grading.sandbox import GradingServer
 
         self.config = config
         self.masters = cached_masters(config.masters)
@@ -171,7 +171,7 @@ def grade(submission: dict[str, str]) -> dict[str, Any]:
 
 
 def _run(w: _Worker, master: Master, nb) -> dict[str, Any]:
-    from kms_course.transforms import take_master_cells
+    from kms_course.instructor.transforms import take_master_cells
 
     graded = take_master_cells(nb, master.nb)
     submitted = {

@@ -1,7 +1,7 @@
 """``kms-course release OUT``: write the student version of every lesson notebook.
 
 Each master notebook (``notebooks/NN_topic.ipynb`` by default) goes through the release steps of
-:mod:`kms_course.transforms`: hidden content removed, solution regions replaced by
+:mod:`kms_course.instructor.transforms`: hidden content removed, solution regions replaced by
 ``# YOUR CODE HERE`` / ``raise NotImplementedError()``, outputs cleared, the lesson's text, its
 setup cell and its check cells locked (``editable: false``, ``nbgrader.locked: true``; demo and
 solution cells stay editable, no cell is deletable). ``kms-course lab`` copies this version into
@@ -34,7 +34,7 @@ def check_out(out: Path) -> Path:
     Raises:
         CourseError: OUT is an existing file, or cannot be created or written.
     """
-    from kms_course.out_folder import writable_folder
+    from kms_course.instructor.out_folder import writable_folder
 
     return writable_folder(out, "OUT", "the student notebooks")
 
@@ -48,8 +48,8 @@ def build(source: str | Path | None = None) -> dict[str, object]:
     """
     import nbformat
 
-    from kms_course.grading.masters import default_folder
-    from kms_course.transforms import RELEASE_STEPS, apply, find_leaks
+    from kms_course.instructor.grading.masters import default_folder
+    from kms_course.instructor.transforms import RELEASE_STEPS, apply, find_leaks
 
     folder = Path(source) if source else default_folder()
     paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     import nbformat
 
     from kms_course.atomic import atomic_write_text
-    from kms_course.grading.masters import default_folder
+    from kms_course.instructor.grading.masters import default_folder
 
     source = Path(args.source) if args.source else default_folder()
     out = Path(args.out)

@@ -2,17 +2,17 @@
 
 Each submission runs in a fresh kernel against a sandbox owned by the grader, with every
 non-solution cell taken from the master notebook; each exercise's verdict is decided in the
-grader's process (see :mod:`kms_course.grading`). Writes ``OUT/results/<student>/*.json`` as it
+grader's process (see :mod:`kms_course.instructor.grading`). Writes ``OUT/results/<student>/*.json`` as it
 goes, then ``OUT/grades.csv``, ``OUT/grades.json`` and ``OUT/feedback/<student>.html``.
 A re-run reuses only the results the grader can prove it wrote (HMAC-tagged entries of
-``OUT/manifest.json``, :mod:`kms_course.grading.store`), made from the same notebook under the
-same grading fingerprint (:mod:`kms_course.grading.fingerprint`); the class files hold only the
+``OUT/manifest.json``, :mod:`kms_course.instructor.grading.store`), made from the same notebook under the
+same grading fingerprint (:mod:`kms_course.instructor.grading.fingerprint`); the class files hold only the
 submissions given in this run. One grader at a time per ``--out``
-(:mod:`kms_course.grading.out_lock`); a full disk or Ctrl-C ends the run with one line saying
+(:mod:`kms_course.instructor.grading.out_lock`); a full disk or Ctrl-C ends the run with one line saying
 what was kept and how to resume.
 
 Which lesson each submission is graded against
-(:mod:`kms_course.grading.class_lesson`):
+(:mod:`kms_course.instructor.grading.class_lesson`):
 
 Without --lesson, each submission's lesson is the one its file name names, else the one
 its exercise ids name, and:
@@ -36,9 +36,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from kms_course import gradebook
+from kms_course.instructor import gradebook
 from kms_course.errors import CourseError
-from kms_course.grading import limits as execution
+from kms_course.instructor.grading import limits as execution
 
 #: The lesson rule, shown by ``kms-course grade --help``.
 LESSON_RULE = """Without --lesson, each submission's lesson is the one its file name names, else the one
@@ -98,7 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--late-rules", default=None, metavar="FILE",
         help="apply late penalties and extensions from this TOML (or JSON) rule file: due, "
-        "penalty_per_day, [extensions] (format: kms_course.lms.late; default: no penalty)",
+        "penalty_per_day, [extensions] (format: kms_course.instructor.lms.late; default: no penalty)",
     )
 
 
@@ -111,7 +111,7 @@ def check_out(out: str) -> Path:
     Raises:
         CourseError: ``out`` is an existing file, or cannot be created or written.
     """
-    from kms_course.out_folder import writable_folder
+    from kms_course.instructor.out_folder import writable_folder
 
     return writable_folder(out, "--out", "the gradebook")
 
@@ -119,22 +119,22 @@ def check_out(out: str) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Grade, write the gradebook and feedback; 0 when every submission got a result.
 
-    Holds the lock of ``--out`` for the whole run (:mod:`kms_course.grading.out_lock`). Ctrl-C
+    Holds the lock of ``--out`` for the whole run (:mod:`kms_course.instructor.grading.out_lock`). Ctrl-C
     (SIGINT) or SIGTERM stops the workers at once, keeps every finished result and returns
     ``128 + signal`` (130 for Ctrl-C) after one line saying what was saved and how to resume.
 
     Raises:
-        CourseError: a bad ``--late-rules`` file (:func:`kms_course.lms.late.load_rules`),
+        CourseError: a bad ``--late-rules`` file (:func:`kms_course.instructor.lms.late.load_rules`),
             ``--out`` is not a writable folder or another grader holds it, no master
             notebooks, an unknown ``--lesson``, no notebooks in the submissions, submissions
             split evenly between lessons without ``--lesson``, the grader's key is unusable, or a
-            gradebook file cannot be written (:class:`~kms_course.grading.store.WriteFailed`).
+            gradebook file cannot be written (:class:`~kms_course.instructor.grading.store.WriteFailed`).
         FileNotFoundError: a submission path does not exist.
     """
-    from kms_course.grading.out_lock import hold
+    from kms_course.instructor.grading.out_lock import hold
 
     if getattr(args, "late_rules", None):  # a bad rule file stops the run before anything else
-        from kms_course.lms.late import load_rules
+        from kms_course.instructor.lms.late import load_rules
 
         args.late_rules_loaded = load_rules(args.late_rules)
     check_out(args.out)
@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_jail(no_jail: bool) -> None:
     """Stop before anything runs when kernels cannot be jailed; warn when asked not to."""
-    from kms_course.grading.jail import unavailable
+    from kms_course.instructor.grading.jail import unavailable
 
     if no_jail:
         print("kms-course grade: warning: --no-jail: student code runs unisolated as your own "
@@ -158,13 +158,13 @@ def _check_jail(no_jail: bool) -> None:
 
 
 def _run_locked(args: argparse.Namespace) -> int:
-    from kms_course.feedback import write_all
-    from kms_course.grading import class_lesson
-    from kms_course.grading.fingerprint import Fingerprints
-    from kms_course.grading.grader_key import key_path, load_key
-    from kms_course.grading.masters import cached_masters
-    from kms_course.grading.store import ResultStore, regrade_reasons, writing
-    from kms_course.grading.submissions import discover, sha256
+    from kms_course.instructor.feedback import write_all
+    from kms_course.instructor.grading import class_lesson
+    from kms_course.instructor.grading.fingerprint import Fingerprints
+    from kms_course.instructor.grading.grader_key import key_path, load_key
+    from kms_course.instructor.grading.masters import cached_masters
+    from kms_course.instructor.grading.store import ResultStore, regrade_reasons, writing
+    from kms_course.instructor.grading.submissions import discover, sha256
 
     masters = cached_masters(args.masters)
     if args.lesson and args.lesson not in masters:
@@ -237,11 +237,11 @@ def _run_locked(args: argparse.Namespace) -> int:
 
 
 def _late_plan(args: argparse.Namespace, results: list[dict]):
-    """The :class:`~kms_course.lms.late.LatePlan` of ``--late-rules``, or None without it."""
+    """The :class:`~kms_course.instructor.lms.late.LatePlan` of ``--late-rules``, or None without it."""
     rules = getattr(args, "late_rules_loaded", None)
     if rules is None:
         return None
-    from kms_course.lms.late import LatePlan
+    from kms_course.instructor.lms.late import LatePlan
 
     return LatePlan(rules, results)
 
@@ -250,7 +250,7 @@ def _config(args: argparse.Namespace, plan, private: list[str]):
     """The batch's ``GradeConfig``; the jail's fields only where this version of it has them."""
     import dataclasses
 
-    from kms_course.grading.worker import GradeConfig
+    from kms_course.instructor.grading.worker import GradeConfig
 
     values = dict(
         masters=args.masters,
@@ -269,7 +269,7 @@ def _config(args: argparse.Namespace, plan, private: list[str]):
 
 def _save_quietly(store) -> None:
     """Write the manifest if the disk lets us; else the journal already holds every entry."""
-    from kms_course.grading.store import WriteFailed
+    from kms_course.instructor.grading.store import WriteFailed
 
     try:
         store.save()
@@ -335,7 +335,7 @@ def _signals_stop_the_batch(store) -> Iterator[_Stop]:
 def _stop_workers() -> None:
     """Kill this process's pool workers (SIGKILL), so the pool's shutdown does not wait for
     their submissions; each worker's zygote sees its pipe close and exits, and the kernels die
-    with their zygote (:mod:`kms_course.grading.zygote`).
+    with their zygote (:mod:`kms_course.instructor.grading.zygote`).
 
     Not SIGTERM: a process-directed signal goes to any thread of the worker, and Python runs its
     handler only in the main thread, which sat in the event loop's ``epoll_wait`` until the
@@ -357,7 +357,7 @@ def _stop_workers() -> None:
 def _grade_with_progress(todo, config, jobs, store, show: bool, where: dict | None = None) -> list[dict]:
     from functools import partial
 
-    from kms_course.grading.pool import grade_all
+    from kms_course.instructor.grading.pool import grade_all
 
     grade_all = partial(grade_all, **(where or {}))
 

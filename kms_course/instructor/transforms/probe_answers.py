@@ -5,7 +5,7 @@ student would run ``check("id")``, a probe cell prints one line, ``<marker><JSON
 values of the exercise's ``Exercise.answers`` names from the notebook's globals (plain data only:
 str, int, float, bool, None, bytes as base64, lists and dicts of those). The grader reads that
 line, treats the values as untrusted data, and runs the check in its own process against the
-sandbox server it owns (see :mod:`kms_course.grading.execute`).
+sandbox server it owns (see :mod:`kms_course.instructor.grading.execute`).
 """
 
 from __future__ import annotations

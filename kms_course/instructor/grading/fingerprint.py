@@ -16,7 +16,7 @@ the submission again. Its parts (a JSON object, stored in each result under ``"f
     SHA-256 of the bytes of the master notebook the submission is graded against (``null`` when
     it has none, e.g. a file of no known lesson).
 ``settings``
-    the batch's :class:`~kms_course.grading.worker.GradeConfig` as data (time limits in seconds,
+    the batch's :class:`~kms_course.instructor.grading.worker.GradeConfig` as data (time limits in seconds,
     output limits, the lesson rule, whether kernels are jailed and the jail's limits), without
     the places of the masters and of ``--out`` (their content is what counts).
 

@@ -3,7 +3,7 @@
 A submission is a notebook file; its student is the folder it sits in (one folder per student)
 or, for a loose notebook, its file stem. Names are kept exactly as given (spaces, accents, case,
 any length): two folders are two students, and the gradebook shows each name as it is; the files
-derived from a name are made by :mod:`kms_course.grading.file_names`. Reading never raises: a
+derived from a name are made by :mod:`kms_course.instructor.grading.file_names`. Reading never raises: a
 file that is not JSON, not a notebook, or of an nbformat too old to upgrade gets a status instead
 (https://nbformat.readthedocs.io/en/latest/api.html#reading-and-writing).
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from kms_course.errors import CourseError
-from kms_course.grading.file_names import display_name
+from kms_course.instructor.grading.file_names import display_name
 from kms_course.lessons.cells import exercise_ids
 
 LESSON_FILE = re.compile(r"^\d\d_")

@@ -1,7 +1,7 @@
 """The result files of ``--out`` during one ``kms-course grade`` run, trusted only with proof.
 
 Built before any student code runs: it reads the manifest and its journal
-(:mod:`kms_course.grading.manifest`), keeps the result files whose HMAC tag checks under the
+(:mod:`kms_course.instructor.grading.manifest`), keeps the result files whose HMAC tag checks under the
 grader's key and that sit where their own student and submission names put them, and moves
 everything else under ``results/`` to ``quarantine/`` with one line each (one line in all for the
 files of a manifest from an older kms-course). :meth:`ResultStore.write` stores each new result
@@ -20,11 +20,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from kms_course import gradebook
+from kms_course.instructor import gradebook
 from kms_course.errors import CourseError
-from kms_course.grading import manifest
-from kms_course.grading.fingerprint import changed_parts
-from kms_course.grading.grader_key import sign
+from kms_course.instructor.grading import manifest
+from kms_course.instructor.grading.fingerprint import changed_parts
+from kms_course.instructor.grading.grader_key import sign
 
 #: Statuses that say the grader, not the submission, failed: never reused by a re-run.
 GRADER_FAULTS = ("grader-crashed", "grader-error")
@@ -60,7 +60,7 @@ class ResultStore:
 
     Args:
         out: the ``--out`` folder (locked by this run).
-        key: the grader's key (:func:`kms_course.grading.grader_key.load_key`).
+        key: the grader's key (:func:`kms_course.instructor.grading.grader_key.load_key`).
         fingerprints: ``(student, key)`` -> this run's grading fingerprint of that submission.
 
     Raises:

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from kms_course.atomic import atomic_write_text
-from kms_course.grading.file_names import file_name
-from kms_course.grading.limits import CELL_TIMEOUT, SUBMISSION_TIMEOUT
+from kms_course.instructor.grading.file_names import file_name
+from kms_course.instructor.grading.limits import CELL_TIMEOUT, SUBMISSION_TIMEOUT
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:50em;margin:2em auto;line-height:1.45}
 table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:.4em;vertical-align:top}
 .pass{color:#176b2c;font-weight:bold}.fail{color:#a11;font-weight:bold}.status{color:#555}"""
 
-#: One plain sentence per status word of a result (see :mod:`kms_course.grading.worker`);
+#: One plain sentence per status word of a result (see :mod:`kms_course.instructor.grading.worker`);
 #: ``{cell}`` and ``{submission}`` are the time limits in seconds.
 STATUS_TEXT = {
     "cell-timeout": "A cell ran longer than the {cell:g}-second limit and was stopped.",
@@ -68,7 +68,7 @@ def status_sentences(result: dict[str, Any]) -> list[str]:
 def render(student: str, results: list[dict[str, Any]], late: dict[str, Any] | None = None) -> str:
     """The feedback page of ``student`` for their graded submissions (results of one student).
 
-    ``late``: the student's late fields (:func:`kms_course.lms.late.assess`, from
+    ``late``: the student's late fields (:func:`kms_course.instructor.lms.late.assess`, from
     ``--late-rules``), shown as one paragraph under the title: when the work was submitted and
     where that time came from, the due date, and any penalty with the total after it.
 
@@ -81,7 +81,7 @@ def render(student: str, results: list[dict[str, Any]], late: dict[str, Any] | N
         f"<h1>Feedback for {escape(student)}</h1>",
     ]
     if late:
-        from kms_course.lms.late import sentence
+        from kms_course.instructor.lms.late import sentence
 
         parts.append(f"<p class='late'>{escape(sentence(late))}</p>")
     for r in results:
@@ -118,7 +118,7 @@ def render(student: str, results: list[dict[str, Any]], late: dict[str, Any] | N
 
 def page_path(out: str | Path, student: str) -> Path:
     """Where ``student``'s page is: ``OUT/feedback/<file_name(student)>.html``, one file per
-    exact name (:func:`kms_course.grading.file_names.file_name`)."""
+    exact name (:func:`kms_course.instructor.grading.file_names.file_name`)."""
     return Path(out) / "feedback" / f"{file_name(student)}.html"
 
 

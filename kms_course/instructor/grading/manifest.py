@@ -1,7 +1,7 @@
 """The grader's manifest: which result files under ``--out`` the grader wrote, with proof.
 
 ``OUT/manifest.json`` maps each result file (its path relative to ``OUT``, with ``/``) to an
-HMAC-SHA256 tag of its name and bytes (:func:`kms_course.grading.grader_key.sign`), under a key
+HMAC-SHA256 tag of its name and bytes (:func:`kms_course.instructor.grading.grader_key.sign`), under a key
 no kernel can read. While a batch runs, each new entry is also appended at once to
 ``OUT/manifest.journal`` (one JSON line per result, no fsync), so a grader killed at any point,
 even by ``kill -9``, loses no finished result: the next run reads the manifest, then the journal,
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kms_course.atomic import atomic_write_text
-from kms_course.grading.grader_key import verify
+from kms_course.instructor.grading.grader_key import verify
 
 MANIFEST = "manifest.json"
 JOURNAL = "manifest.journal"

@@ -14,7 +14,7 @@ The zip written here holds::
     setup.sh            apt-get installs python3, bubblewrap and socat (the grading jail),
                         then pip-installs course/ with the pinned versions of constraints.txt
     run_autograder      kms-course grade /autograder/submission --lesson STEM ..., then
-                        python -m kms_course.lms.gradescope results ... (grades.json -> results.json)
+                        python -m kms_course.instructor.lms.gradescope results ... (grades.json -> results.json)
     course/             the course itself: pyproject.toml, README.md, constraints.txt, uv.lock,
                         kms_course/ (no __pycache__) and notebooks/STEM.ipynb (the master)
 
@@ -59,7 +59,7 @@ SETUP_SH = """#!/usr/bin/env bash
 set -euxo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-# bubblewrap and socat: the jail each student kernel runs in (kms_course.grading.jail)
+# bubblewrap and socat: the jail each student kernel runs in (kms_course.instructor.grading.jail)
 apt-get install -y --no-install-recommends python3 python3-venv python3-pip bubblewrap socat
 python3 -m venv {venv}
 {venv}/bin/python -m pip install --upgrade pip
@@ -81,7 +81,7 @@ started=$(date +%s)
     --out "$ROOT/grading" --no-progress --jobs 1 2> "$ROOT/grading-stderr.txt"
 status=$?
 cat "$ROOT/grading-stderr.txt" >&2
-exec "$BIN/python" -m kms_course.lms.gradescope results --grades "$ROOT/grading/grades.json" \\
+exec "$BIN/python" -m kms_course.instructor.lms.gradescope results --grades "$ROOT/grading/grades.json" \\
     --started "$started" \\
     --grade-status "$status" --grade-stderr "$ROOT/grading-stderr.txt" \\
     --visibility {visibility} --out "$ROOT/results/results.json"
@@ -103,7 +103,7 @@ def results_json(
     """Gradescope's ``results.json`` for one student of a ``grades.json`` dict.
 
     Args:
-        grades: the contents of ``OUT/grades.json`` (:func:`kms_course.gradebook.write_class_files`).
+        grades: the contents of ``OUT/grades.json`` (:func:`kms_course.instructor.gradebook.write_class_files`).
         hints: exercise id -> hint, shown under a failed test's message (default: none).
         execution_time: seconds the grading took (Gradescope's ``execution_time``, an int).
         visibility: every test's ``visibility``, one of :data:`VISIBILITIES`.
@@ -163,12 +163,12 @@ def results_json(
         notes.append("No notebook was found in your submission: upload the lesson's .ipynb file.")
         score = 0.0
     else:
-        from kms_course.feedback import status_sentences
+        from kms_course.instructor.feedback import status_sentences
 
         notes.extend(status_sentences({"status": row.get("status", "ok")}))
         late = row.get("late")
         if late:
-            from kms_course.lms.late import sentence
+            from kms_course.instructor.lms.late import sentence
 
             notes.append(sentence(late))
         score = _number(row.get("total_after_penalty", row["total"]))
@@ -243,7 +243,7 @@ def build_zip(lesson: str, masters: str | Path | None = None, visibility: str = 
     Raises:
         CourseError: unknown lesson or visibility, no source checkout, or a project file missing.
     """
-    from kms_course.grading.masters import cached_masters
+    from kms_course.instructor.grading.masters import cached_masters
 
     if visibility not in VISIBILITIES:
         raise CourseError(f"--visibility must be one of {', '.join(VISIBILITIES)}, not {visibility!r}.")
@@ -304,7 +304,7 @@ def run(args: argparse.Namespace) -> int:
 
 def hints_from_results(grades_path: str | Path) -> dict[str, str]:
     """Exercise id -> hint, read from the result files beside ``grades.json``
-    (``results/<student>/*.json``, which the grader wrote: :mod:`kms_course.gradebook`)."""
+    (``results/<student>/*.json``, which the grader wrote: :mod:`kms_course.instructor.gradebook`)."""
     hints: dict[str, str] = {}
     for path in sorted((Path(grades_path).parent / "results").glob("*/*.json")):
         try:
@@ -327,13 +327,13 @@ def _last_line(path: str | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m kms_course.lms.gradescope results --grades G --out R ...``: run_autograder's
+    """``python -m kms_course.instructor.lms.gradescope results --grades G --out R ...``: run_autograder's
     second step. Writes ``results.json`` atomically: :func:`results_json` of ``grades.json``, or
     :func:`failure_json` with the grader's last stderr line when there is no ``grades.json``.
     Always 0 once results.json is written, so that Gradescope shows it."""
     from kms_course.atomic import atomic_write_text
 
-    parser = argparse.ArgumentParser(prog="python -m kms_course.lms.gradescope")
+    parser = argparse.ArgumentParser(prog="python -m kms_course.instructor.lms.gradescope")
     sub = parser.add_subparsers(dest="step", required=True)
     p = sub.add_parser("results", help="grades.json -> Gradescope results.json")
     p.add_argument("--grades", required=True)

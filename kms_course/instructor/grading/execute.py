@@ -4,7 +4,7 @@ The notebook runs with nbclient (https://nbclient.readthedocs.io/en/latest/refer
 with ``allow_errors=True``, so a failing exercise never stops the next one, a per-cell timeout
 (the kernel is interrupted and the cell gets a ``CellTimeoutError``) and a per-submission
 timeout (the kernel is killed). At each exercise's probe cell (see
-:mod:`kms_course.transforms.probe_answers`) an ``on_cell_executed`` hook parses the printed
+:mod:`kms_course.instructor.transforms.probe_answers`) an ``on_cell_executed`` hook parses the printed
 answers and calls ``decide(exercise_id, values)`` in *this* process, where the sandbox's data
 lives; nothing printed or computed by a check in the kernel counts.
 """
@@ -23,8 +23,8 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
 from kms_course.lessons.exercises import Verdict
-from kms_course.grading.zygote import JailSpec
-from kms_course.grading.limits import (
+from kms_course.instructor.grading.zygote import JailSpec
+from kms_course.instructor.grading.limits import (
     CELL_TIMEOUT,
     MAX_CELL_OUTPUT,
     MAX_PROBE_OUTPUT,
@@ -32,7 +32,7 @@ from kms_course.grading.limits import (
     SUBMISSION_TIMEOUT,
 )
 from kms_course.lessons.cells import course, exercise_id, is_check, is_solution
-from kms_course.transforms.probe_answers import parse_probe_output, probe_answers
+from kms_course.instructor.transforms.probe_answers import parse_probe_output, probe_answers
 
 TRUNCATED_NOTE = "\n[output truncated by the grader]\n"
 
@@ -187,7 +187,7 @@ def execute(
         else:
             report.other_errors.append(f"cell {cell_index}: {error}")
 
-    from kms_course.grading.zygote import IpcKernelManager, ZygoteKernelManager, jailed
+    from kms_course.instructor.grading.zygote import IpcKernelManager, ZygoteKernelManager, jailed
 
     cells_started: list[int] = []
     if jail is not None:

@@ -20,8 +20,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from kms_course.grading import worker
-from kms_course.grading.worker import GradeConfig
+from kms_course.instructor.grading import worker
+from kms_course.instructor.grading.worker import GradeConfig
 
 
 def preload() -> None:
@@ -40,7 +40,7 @@ def preload() -> None:
 
 def _init(config: GradeConfig, parent: int) -> None:
     from kms_course.sandbox import start as sandbox
-    from kms_course.grading.jail import die_with_parent
+    from kms_course.instructor.grading.jail import die_with_parent
 
     die_with_parent()
     if os.getppid() != parent:  # the grader died before the line above took effect
@@ -49,7 +49,7 @@ def _init(config: GradeConfig, parent: int) -> None:
     worker.init_worker(config)
 
 
-from kms_course.grading.limits import default_jobs  # noqa: E402  (one definition)
+from kms_course.instructor.grading.limits import default_jobs  # noqa: E402  (one definition)
 
 
 def _crashed(submission: dict[str, str], error: BaseException) -> dict[str, Any]:
@@ -89,13 +89,13 @@ def grade_all(
     results: list[dict[str, Any]] = []
     jobs = max(1, min(jobs or default_jobs(), len(pending) or 1))
     if not scheduler and executor == "dask":
-        from kms_course.grading import forkserver
+        from kms_course.instructor.grading import forkserver
 
         forkserver.start()  # its imports run while this process imports Dask
     if scheduler or executor == "dask":
         # the workers import the grading stack themselves (a local cluster's from its preloaded
         # forkserver): importing it here too would only delay the start by seconds
-        from kms_course.grading.cluster import grade_on_dask
+        from kms_course.instructor.grading.cluster import grade_on_dask
 
         return grade_on_dask(pending, config, jobs, on_result, _crashed, scheduler)
     preload()  # before forking: every worker shares what is imported here

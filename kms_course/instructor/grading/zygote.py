@@ -2,7 +2,7 @@
 
 Starting a Python kernel costs about a second of CPU, nearly all of it importing ipykernel,
 IPython, boto3 and the course package. A grading worker starts one *zygote* (``python -m
-kms_course.grading.zygote``) that imports them once and never runs student code; for each
+kms_course.instructor.grading.zygote``) that imports them once and never runs student code; for each
 submission it ``fork()``s a child that becomes a brand-new IPython kernel (own process, own
 session, own namespace, environment and working folder given by the grader). Each kernel is
 still fresh: no student code has ever run in the zygote or been seen by a sibling. The Android
@@ -32,7 +32,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import default
 
-from kms_course.grading import jail
+from kms_course.instructor.grading import jail
 
 #: What the zygote imports before forking: what every kernel imports anyway (ipykernel, boto3,
 #: the course package) and what lesson cells import (display helpers, widgets, crypto).
@@ -91,7 +91,7 @@ class Zygote:
             # sees only the Python installation and the package); a clean environment, since a
             # forked kernel's /proc/self/environ shows the zygote's.
             self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "kms_course.grading.zygote"],
+                [sys.executable, "-I", "-m", "kms_course.instructor.grading.zygote"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -117,7 +117,7 @@ class Zygote:
             cwd: its working folder (inside the jail when ``jail`` is given).
             jail: ``{"holder": pid, "uid": uid, "limits": JailLimits fields}``: the kernel
                 joins the jail whose relay process is ``pid`` as user ``uid``
-                (:func:`kms_course.grading.jail.enter`).
+                (:func:`kms_course.instructor.grading.jail.enter`).
 
         Raises:
             RuntimeError: the zygote died and could not be restarted, or the kernel could not
@@ -253,11 +253,11 @@ class IpcKernelManager(AsyncKernelManager):
     # the client is ready at its kernel_info request's idle status, not after 0.2 s of quiet
     @default("client_class")
     def _default_client_class(self) -> str:
-        return "kms_course.grading.kernel_client.GradingKernelClient"
+        return "kms_course.instructor.grading.kernel_client.GradingKernelClient"
 
     @default("client_factory")
     def _default_client_factory(self) -> type:
-        from kms_course.grading.kernel_client import GradingKernelClient
+        from kms_course.instructor.grading.kernel_client import GradingKernelClient
 
         return GradingKernelClient
 
@@ -299,7 +299,7 @@ class ZygoteKernelManager(IpcKernelManager):
 
 @dataclass(frozen=True)
 class JailSpec:
-    """What a jailed kernel may see and use: see :class:`kms_course.grading.jail.Jail`."""
+    """What a jailed kernel may see and use: see :class:`kms_course.instructor.grading.jail.Jail`."""
 
     socket_path: str
     limits: jail.JailLimits

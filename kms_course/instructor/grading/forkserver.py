@@ -21,7 +21,7 @@ PRELOAD = (
     "nbformat.validator",
     "jupyter_client",
     "kms_course.sandbox.rules",
-    "kms_course.grading.worker",
+    "kms_course.instructor.grading.worker",
     "kms_course.lessons.checks",
 )
 

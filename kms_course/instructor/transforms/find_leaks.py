@@ -8,7 +8,7 @@ from nbformat import NotebookNode
 
 from kms_course.lessons.exercises import SOLUTION_BEGIN, SOLUTION_END
 from kms_course.lessons.cells import is_solution, source
-from kms_course.transforms.strip_hidden import HIDDEN_BEGIN, HIDDEN_END, INSTRUCTOR_TAG
+from kms_course.instructor.transforms.strip_hidden import HIDDEN_BEGIN, HIDDEN_END, INSTRUCTOR_TAG
 
 MARKERS = (SOLUTION_BEGIN, SOLUTION_END, HIDDEN_BEGIN, HIDDEN_END, "BEGIN SOLUTION", "END SOLUTION")
 

@@ -4,7 +4,7 @@ Dask distributed (https://distributed.dask.org/) runs each submission as one tas
 process holds what the in-process grader needs, set up once by a worker plugin
 (:class:`GradingPlugin`, https://distributed.dask.org/en/stable/plugins.html): its own guarded
 sandbox server, its kernel zygote (so each kernel is still a jailed fork of a preloaded
-process, :mod:`kms_course.grading.jail`) and the master notebooks, which travel with the plugin
+process, :mod:`kms_course.instructor.grading.jail`) and the master notebooks, which travel with the plugin
 as text. Submissions travel to workers as bytes and results come back to the client as plain
 data, so no shared file system is needed; only the client writes ``--out``, once per result,
 even when Dask re-runs a task whose worker died (each task has one future, and its result
@@ -33,8 +33,8 @@ from typing import Any
 
 from distributed import WorkerPlugin
 
-from kms_course.grading import forkserver
-from kms_course.grading.worker import GradeConfig
+from kms_course.instructor.grading import forkserver
+from kms_course.instructor.grading.worker import GradeConfig
 
 #: Dask settings of the local cluster (https://distributed.dask.org/en/stable/configuration.html),
 #: which pass to its worker processes. Off or slowed, because they cost grading CPU for what the
@@ -85,8 +85,8 @@ class GradingPlugin(WorkerPlugin):
         self.folder: str | None = None
 
     def setup(self, worker: Any = None) -> None:
-        from kms_course.grading import worker as grading
-        from kms_course.grading.jail import die_with_parent
+        from kms_course.instructor.grading import worker as grading
+        from kms_course.instructor.grading.jail import die_with_parent
 
         die_with_parent()  # a local worker never outlives the grader (or a remote one its nanny)
         _import_checks(self.check_modules)
@@ -106,7 +106,7 @@ def grade_bytes(submission: dict[str, str], content: bytes) -> dict[str, Any]:
     The bytes are written under the submission's own file name (which names its lesson) in a
     private folder of the worker, removed afterwards; the result keeps the client's path.
     """
-    from kms_course.grading import worker as grading
+    from kms_course.instructor.grading import worker as grading
 
     folder = tempfile.mkdtemp(prefix="kms-submission-")
     try:
@@ -120,7 +120,7 @@ def grade_bytes(submission: dict[str, str], content: bytes) -> dict[str, Any]:
 
 
 def _masters_text(config: GradeConfig) -> dict[str, str]:
-    from kms_course.grading.masters import cached_masters
+    from kms_course.instructor.grading.masters import cached_masters
 
     return {name: Path(m.path).read_text(encoding="utf-8")
             for name, m in cached_masters(config.masters).items()}
