@@ -89,7 +89,7 @@ def test_answers_and_the_graders_files_are_not_visible(server, tmp_path):
     out = run_jailed(server, [
         "import os, pathlib, kms_course\n"
         "pkg = pathlib.Path(kms_course.__file__).parent\n"
-        "print(sorted(os.listdir(pkg / 'checks')))",
+        "print(sorted(os.listdir(pkg / 'lessons' / 'checks')))",
         f"print(os.path.exists({str(ROOT / 'notebooks')!r}), os.path.exists({str(out_dir)!r}))",
         "print(str(pathlib.Path.home()), sorted(os.listdir(pathlib.Path.home())))",
         f"print(os.path.exists({os.path.join(str(Path.home()), '.bashrc')!r}))",

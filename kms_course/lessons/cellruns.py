@@ -89,7 +89,7 @@ def digest(text: str) -> str:
 
 def _cell_line(tb: Any) -> int | None:
     """The line number in the cell of the last traceback frame that is the cell's own code."""
-    package = str(Path(__file__).resolve().parent)
+    package = str(Path(__file__).resolve().parents[1])
     line = None
     for frame in traceback.extract_tb(tb) if tb is not None else []:
         name = frame.filename

@@ -225,7 +225,7 @@ def _is_client_error(error: BaseException) -> bool:
     return isinstance(error, ClientError)
 
 
-_PACKAGE = str(Path(__file__).resolve().parent)
+_PACKAGE = str(Path(__file__).resolve().parents[1])
 
 
 def _cell_line(tb: Any) -> str | None:

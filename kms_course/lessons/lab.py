@@ -35,7 +35,7 @@ from kms_course.sandbox.server_cli import port_number
 
 #: Jupyter configuration added by the course: kernels load the sandbox guard first, and
 #: JupyterLab's news pop-up stays off (it would try to reach the internet).
-JUPYTER_CONFIG = Path(__file__).resolve().parent / "jupyter_config"
+JUPYTER_CONFIG = Path(__file__).resolve().parents[1] / "jupyter_config"
 
 
 def notebooks_dir() -> Path:
@@ -44,7 +44,7 @@ def notebooks_dir() -> Path:
     Raises:
         CourseError: neither exists.
     """
-    for candidate in (Path(__file__).resolve().parent.parent / "notebooks", Path.cwd() / "notebooks"):
+    for candidate in (Path(__file__).resolve().parents[2] / "notebooks", Path.cwd() / "notebooks"):
         if candidate.is_dir():
             return candidate
     raise CourseError("No notebooks/ folder found: run this from the course's folder.")

@@ -27,7 +27,7 @@ class NoSolution(CourseError):
 
 def masters_folder() -> Path:
     """The master notebooks: the ``notebooks/`` folder beside the installed package."""
-    return Path(__file__).resolve().parent.parent / "notebooks"
+    return Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def solution_source(exercise_id: str, folder: Path | None = None) -> str:

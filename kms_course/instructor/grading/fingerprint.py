@@ -70,7 +70,7 @@ def _package_root() -> Path:
 def code_hash() -> str:
     """SHA-256 over ``kms_course/**/*.py`` except ``kms_course/lessons/checks``."""
     root = _package_root()
-    checks = root / "checks"
+    checks = root / "lessons" / "checks"
     return _hash_files((p for p in root.rglob("*.py") if checks not in p.parents), root)
 
 
@@ -79,7 +79,7 @@ def checks_hash() -> str:
     from kms_course.lessons.exercises import load_all
 
     root = _package_root()
-    files = set((root / "checks").glob("*.py"))
+    files = set((root / "lessons" / "checks").glob("*.py"))
     for exercise in load_all().values():
         try:
             files.add(Path(inspect.getsourcefile(exercise.checker) or "").resolve())

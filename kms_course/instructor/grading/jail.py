@@ -155,7 +155,7 @@ def secret_paths(extra: Iterable[str | os.PathLike] = ()) -> list[Path]:
     check modules, the course's ``notebooks/``, the real HOME, and ``extra`` (masters, --out,
     the submissions)."""
     package = _package_dir()
-    paths = [package / "checks", package.parent / "notebooks", Path.home(), *map(Path, extra)]
+    paths = [package / "lessons" / "checks", package.parent / "notebooks", Path.home(), *map(Path, extra)]
     return [p.resolve() for p in paths]
 
 

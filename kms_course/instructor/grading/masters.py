@@ -36,7 +36,7 @@ def default_folder() -> Path:
     here = Path("notebooks")
     if here.is_dir():
         return here
-    return Path(__file__).resolve().parents[2] / "notebooks"
+    return Path(__file__).resolve().parents[3] / "notebooks"
 
 
 _CACHE: dict[str, dict[str, Master]] = {}
