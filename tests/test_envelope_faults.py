@@ -36,6 +36,7 @@ from aws_encryption_sdk.internal.formatting.deserialize import (
 from aws_encryption_sdk.key_providers.kms import StrictAwsKmsMasterKeyProvider
 
 from kms_course import envelope
+from kms_course.envelope import file_format
 from kms_course.envelope import (
     CorruptedHeader,
     NonCommittingMessage,
@@ -50,6 +51,7 @@ BIG = 64 * 1024 * 1024
 CHILD = r"""
 import sys
 from kms_course import envelope
+from kms_course.envelope import file_format
 from kms_course.sandbox.start import start_sandbox
 
 mode, src, dst = sys.argv[1:4]
@@ -181,7 +183,7 @@ def test_interrupted_file_calls_leave_nothing_and_write_privately(
     os.chmod(tmp_path / "out", 0o644)
     modes: list[int] = []
     name = "encrypt_frames" if mode == "encrypt" else "decrypt_frames"
-    monkeypatch.setattr(envelope, name, _interrupting(getattr(envelope, name), exc, modes))
+    monkeypatch.setattr(file_format, name, _interrupting(getattr(file_format, name), exc, modes))
     umask = os.umask(0)  # even with no umask at all, the partial file is private
     try:
         with pytest.raises(type(exc)):
