@@ -2,7 +2,7 @@
 
 Every command module exposes ``add_arguments(parser)`` and ``run(args) -> int``. Whatever goes
 wrong is one line on stderr and a non-zero exit: 2 for bad arguments, 1 for an error the user can
-act on (:func:`kms_course.errors.user_message`), 130 for Ctrl-C; an unexpected error (a bug) is
+act on (:func:`user_message`), 130 for Ctrl-C; an unexpected error (a bug) is
 one line too, with its traceback saved to a file (``KMS_COURSE_DEBUG=1`` shows it instead).
 """
 
@@ -12,6 +12,8 @@ import argparse
 import importlib
 import os
 import sys
+
+from kms_course.errors import CourseError, os_message
 
 #: Set to 1 to see the Python traceback of an unexpected error instead of its one-line summary.
 DEBUG_ENV = "KMS_COURSE_DEBUG"
@@ -28,6 +30,43 @@ COMMANDS = {
     "gradescope": ("kms_course.instructor.lms.gradescope", "write a Gradescope autograder zip for a lesson"),
     "export": ("kms_course.instructor.lms.export", "export the gradebook for an LMS (canvas)"),
 }
+
+
+def user_message(error: BaseException) -> str | None:
+    """The one-line message for an error the user can act on, or None for a bug.
+
+    Course errors (:class:`CourseError`, ``SandboxError``, ``ServerError``) give their own message;
+    an :class:`OSError` (missing file, no permission, disk full, ...) names the path and what to do.
+    """
+    from kms_course.sandbox.start import SandboxError
+    from kms_course.sandbox.server import ServerError
+
+    if isinstance(error, (CourseError, SandboxError, ServerError)):
+        return " ".join(str(error).split()) if "\n" not in str(error) else str(error)
+    if isinstance(error, OSError):
+        return os_message(error)
+    return None
+
+
+def report_bug(error: BaseException, verb: str) -> str:
+    """Save the traceback of an unexpected ``error`` and return one line saying where it is.
+
+    The traceback goes to ``$KMS_COURSE_HOME/last-error.txt`` (default ``~/.kms-course``); if that
+    cannot be written, the line says to set ``KMS_COURSE_DEBUG=1`` to see it.
+    """
+    import traceback
+
+    from kms_course.atomic import atomic_write_text
+    from kms_course.sandbox.server import state_dir
+
+    summary = " ".join(f"{type(error).__name__}: {error}".split())[:300]
+    path = state_dir() / "last-error.txt"
+    try:
+        atomic_write_text(path, "".join(traceback.format_exception(error)))
+        where = f"the details are in {path}"
+    except OSError:
+        where = "set KMS_COURSE_DEBUG=1 to see the details"
+    return f"unexpected error ({summary}); {where}. Please report it."
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -72,8 +111,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kms-course {args.verb}: interrupted.", file=sys.stderr)
         return 130
     except Exception as error:  # a clear one-line message, never a traceback
-        from kms_course.errors import report_bug, user_message
-
         message = user_message(error)
         if message is None:
             if os.environ.get(DEBUG_ENV):
