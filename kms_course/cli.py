@@ -1,4 +1,6 @@
-"""``kms-course <verb>``: each verb lives in the module of the same idea.
+"""``kms-course <verb>``: :data:`COMMANDS` maps each verb to its module (``lab`` in
+``lessons/``; ``server``, ``fidelity`` and ``cleanup`` in ``sandbox/``; the others in
+``instructor/``).
 
 Every command module exposes ``add_arguments(parser)`` and ``run(args) -> int``. Whatever goes
 wrong is one line on stderr and a non-zero exit: 2 for bad arguments, 1 for an error the user can
