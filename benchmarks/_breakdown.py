@@ -1,8 +1,8 @@
 """Where one submission's grading time and CPU go (issue 18 item 3); run by bench_grading.py.
 
 Grades ``--count`` submissions of a synthetic class serially in this process, as one grading
-worker does (``kms_course.instructor.grading.worker.init_worker`` then ``grade``, jailed), after one untimed
-submission that warms the zygote up, and writes each result with ``ResultStore.write`` as
+worker does (``kms_course.instructor.grading.worker.init_worker`` then ``grade``, jailed), after one
+untimed submission that warms the zygote up, and writes each result with ``ResultStore.write`` as
 ``kms-course grade`` does. The phases are timed by wrapping, from here, the functions the
 grader calls (nothing in kms_course is changed): nbclient's ``async_start_new_kernel`` and
 ``async_start_new_kernel_client`` (kernel start), ``take_master_cells`` and ``probe_answers``
@@ -100,7 +100,8 @@ def patch() -> None:
     import kms_course.instructor.grading.sandbox as sandbox
     import kms_course.instructor.grading.worker as worker
 
-    # the package's attribute of that name is the function (kms_course.instructor.transforms._Package)
+    # the package's attribute of that name is the function
+    # (kms_course.instructor.transforms._Package)
     tmc = importlib.import_module("kms_course.instructor.transforms.take_master_cells")
 
     nc = nbclient.NotebookClient

@@ -9,12 +9,12 @@ runs ``otter assign`` on it, and grades each student notebook with ``otter run -
 <autograder zip>`` (one submission per call: ``otter run`` takes a single submission), three at a
 time like ``kms-course grade``'s default three workers.
 
-What otter's tests compare: each exercise's test is ``kms_course.lessons.exercises.run_check(id, kms,
-values)`` on the variables the check reads (``Exercise.answers``), asserting the verdict passed;
-so otter awards the same points for the same KMS state as our check (DescribeKey / ListAliases
-of the student's key), but the test runs in the student's kernel, unprotected (as with nbval and
-nbgrader), not in the grader's process. Our check cells are dropped (otter's tests replace them).
-otter-grader is never a project dependency: it runs from its own virtual environment
+What otter's tests compare: each exercise's test is ``kms_course.lessons.exercises.run_check(id,
+kms, values)`` on the variables the check reads (``Exercise.answers``), asserting the verdict
+passed; so otter awards the same points for the same KMS state as our check (DescribeKey /
+ListAliases of the student's key), but the test runs in the student's kernel, unprotected (as with
+nbval and nbgrader), not in the grader's process. Our check cells are dropped (otter's tests replace
+them). otter-grader is never a project dependency: it runs from its own virtual environment
 (``--otter-venv``); the kernel is this project's Python with otter's packages appended to its
 ``sys.path`` (``kms_course`` and its pinned libraries come first).
 """

@@ -1,7 +1,7 @@
 """Cost of the course server's saved state: milliseconds per request, with and without it.
 
-Starts ``python -m kms_course.sandbox.server`` twice on free loopback ports (once with ``--state`` in a
-temporary folder, once without) and times CreateKey, Encrypt and a 1 KiB S3 PutObject through a
+Starts ``python -m kms_course.sandbox.server`` twice on free loopback ports (once with ``--state``
+in a temporary folder, once without) and times CreateKey, Encrypt and a 1 KiB S3 PutObject through a
 boto3 client, after ``KEYS`` keys exist (the snapshot grows with the data).
 
 Run: ``python benchmarks/bench_server_state.py [KEYS] [N]`` (default 50 keys, 100 calls each).

@@ -1,5 +1,5 @@
-"""Sign, Verify and the added key specs in the sandbox (kms_course/sandbox/rules/asymmetric.py), against
-the documented behaviour of AWS KMS.
+"""Sign, Verify and the added key specs in the sandbox (kms_course/sandbox/rules/asymmetric.py),
+against the documented behaviour of AWS KMS.
 
 Sources: Sign / Verify (https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html,
 API_Verify.html: RAW messages of at most 4096 bytes, a DIGEST as long as the algorithm's hash and
@@ -205,8 +205,8 @@ def test_a_lesson_naming_a_spec_the_sandbox_refuses_says_so():
 
 
 def test_an_added_key_survives_the_course_servers_save_and_load(kms):
-    """The moto-server backend saves keys with kms_course.sandbox.server's pickler; an Ed25519 key's seed
-    (and so its public key) must come back unchanged."""
+    """The moto-server backend saves keys with kms_course.sandbox.server's pickler; an Ed25519 key's
+    seed (and so its public key) must come back unchanged."""
     import pickle
 
     from moto.kms.models import kms_backends

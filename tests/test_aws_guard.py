@@ -1,4 +1,5 @@
-"""The aws backend changes only keys the course created (issue 15 item 7, kms_course.sandbox.aws_guard).
+"""The aws backend changes only keys the course created (issue 15 item 7,
+kms_course.sandbox.aws_guard).
 
 The aws backend's code path runs offline against moto's ``mock_aws`` in a fresh interpreter (as
 in tests/test_sandbox.py), so nothing leaves the machine: a key made before the course started

@@ -1,8 +1,8 @@
 """The checks of lessons 01-04: each passes on a correct answer and fails, saying why, on wrong ones.
 
 Each test builds the sandbox state a student's solution would build (with the real KMS calls),
-then runs the registered check with :func:`kms_course.lessons.exercises.run_check`, as the grader does.
-The ``kms`` fixture (conftest.py) gives a client on an emptied in-process sandbox.
+then runs the registered check with :func:`kms_course.lessons.exercises.run_check`, as the grader
+does. The ``kms`` fixture (conftest.py) gives a client on an emptied in-process sandbox.
 The expected properties come from the AWS KMS API reference (CreateKey, DescribeKey, Encrypt,
 Decrypt, GenerateDataKey pages, linked in each check module).
 """

@@ -2,13 +2,13 @@
 fails, naming the mistake, when a role may do too much or too little; and a check that tried a
 forbidden call leaves the key as it found it.
 
-What the checks expect comes from the AWS pages cited in kms_course/lessons/checks/l08_key_policies.py:
-the administrators' action list of https://docs.aws.amazon.com/kms/latest/developerguide/rbac.html
-(in which kms:Create* covers kms:CreateGrant), the kms:EncryptionContext:<key> condition key of
+What the checks expect comes from the AWS pages cited in
+kms_course/lessons/checks/l08_key_policies.py: the administrators' action list of
+https://docs.aws.amazon.com/kms/latest/developerguide/rbac.html (in which kms:Create* covers
+kms:CreateGrant), the kms:EncryptionContext:<key> condition key of
 https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html (a request without the
 pair does not meet StringEquals:
-https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html),
-EncryptionContextSubset/Equals of https://docs.aws.amazon.com/kms/latest/APIReference/API_GrantConstraints.html,
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html), EncryptionContextSubset/Equals of https://docs.aws.amazon.com/kms/latest/APIReference/API_GrantConstraints.html,
 and RetireGrant by the retiring principal,
 https://docs.aws.amazon.com/kms/latest/APIReference/API_RetireGrant.html.
 """

@@ -1,5 +1,5 @@
-"""The sandbox clock (kms_course.sandbox.clock): deletions complete, automatic rotations happen, and every
-reported date follows the clock, on both sandbox backends.
+"""The sandbox clock (kms_course.sandbox.clock): deletions complete, automatic rotations happen, and
+every reported date follows the clock, on both sandbox backends.
 
 Expected values come from the AWS pages named in each test:
 ScheduleKeyDeletion (https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html),
@@ -305,7 +305,8 @@ def test_explorer_clock_refusal_is_shown_not_raised(monkeypatch, kms_session):
     assert explorer.status_text.startswith("Could not advance the clock: SandboxError: The aws backend")
 
 
-# --- lesson 07's exercise on the clock (kms_course.lessons.checks.l07_deletion) -------------------------
+# --- lesson 07's exercise on the clock (kms_course.lessons.checks.l07_deletion)
+# -------------------------
 
 
 def _verdict(kms, **answers):

@@ -1,5 +1,5 @@
-"""Encryption context bound exactly as AWS KMS binds it (kms_course.sandbox.context_binding), on both
-sandbox backends.
+"""Encryption context bound exactly as AWS KMS binds it (kms_course.sandbox.context_binding), on
+both sandbox backends.
 
 AWS: Decrypt needs an exact, case-sensitive match of the encryption context used to encrypt
 (its pairs in any order); anything else is InvalidCiphertextException

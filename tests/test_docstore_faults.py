@@ -1,4 +1,5 @@
-"""kms_course.envelope.docstore under faults: every S3 or KMS call of put/share/delete fails in turn.
+"""kms_course.envelope.docstore under faults: every S3 or KMS call of put/share/delete fails in
+turn.
 
 The rule checked (issue 14, item 3): after any single failed call, the store holds either the
 old version, readable by exactly the old readers, or the new version, readable by exactly the

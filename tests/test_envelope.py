@@ -451,7 +451,8 @@ def test_encrypt_file_missing_src(kms, key_arn, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-# --- the frame pipeline (kms_course.envelope.sdk_frames) ---------------------------------------------
+# --- the frame pipeline (kms_course.envelope.sdk_frames)
+# ---------------------------------------------
 
 
 def _sdk_stream_encrypt(key_arn, data: bytes, frame_length: int) -> bytes:

@@ -1,7 +1,7 @@
 """``kms-course fidelity``: the table is computed, not written down.
 
-Expected values are the documented real-KMS outcomes held as data in kms_course.sandbox.fidelity; the
-moto and sandbox columns must come from running the probes.
+Expected values are the documented real-KMS outcomes held as data in kms_course.sandbox.fidelity;
+the moto and sandbox columns must come from running the probes.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``kms-course fidelity`` probes for signing, MACs and RSA encryption
-(kms_course/sandbox/fidelity_asymmetric.py): the sandbox matches the documented outcome on each, and the
-moto column shows moto 5.2.5's own answers (its fidelity reference, section 2.10)."""
+(kms_course/sandbox/fidelity_asymmetric.py): the sandbox matches the documented outcome on each, and
+the moto column shows moto 5.2.5's own answers (its fidelity reference, section 2.10)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The grading worker's sandbox server (kms_course.instructor.grading.sandbox): per-submission channels.
+"""The grading worker's sandbox server (kms_course.instructor.grading.sandbox): per-submission
+channels.
 
 A jailed kernel reaches the server only through the Unix socket of its own submission
 (:meth:`GradingServer.channel`); once the submission is done the socket must be unreachable, and

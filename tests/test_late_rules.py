@@ -1,5 +1,5 @@
-"""Late penalties and extensions (:mod:`kms_course.instructor.lms.late`): the rule file, the submission
-time, the arithmetic, and how grades.csv/grades.json and feedback show them.
+"""Late penalties and extensions (:mod:`kms_course.instructor.lms.late`): the rule file, the
+submission time, the arithmetic, and how grades.csv/grades.json and feedback show them.
 
 The rule file's dates are ISO 8601 with a time zone, parsed by ``datetime.fromisoformat``
 (https://docs.python.org/3/library/datetime.html#datetime.datetime.fromisoformat) or TOML's own

@@ -32,7 +32,8 @@ MAX = {"90-key": 2, "90-blob": 3, "91-key": 2}
 
 
 def _result(student, points, lesson=LESSON, path=None):
-    """A result as the grader stores it (kms_course.instructor.grading.worker.grade), for ``points``."""
+    """A result as the grader stores it (kms_course.instructor.grading.worker.grade), for
+    ``points``."""
     exercises = {ex: {"points": p, "max_points": MAX[ex], "passed": p > 0,
                       "message": None if p else "wrong"} for ex, p in points.items()}
     return {"student": student, "key": f"{student}/{lesson}", "path": str(path) if path else None,

@@ -1,5 +1,5 @@
-"""The audit trail (kms_course.sandbox.trail): every KMS call, allowed or refused, as a CloudTrail event,
-on both sandbox backends, never holding plaintext.
+"""The audit trail (kms_course.sandbox.trail): every KMS call, allowed or refused, as a CloudTrail
+event, on both sandbox backends, never holding plaintext.
 
 Field names and values come from the CloudTrail record contents page
 (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html),

@@ -6,8 +6,8 @@ may see: the verdict's message and the exercise's full hint, never a check's cod
 :mod:`kms_course.lessons.checks`, outside the notebooks, so no hidden test can leak as in nbgrader#917).
 
 The hint is always the full one (``hint=`` of the exercise, which may give the call), not the lab's
-first-step nudge (:mod:`kms_course.lessons.nudges`): the lab steps hints up over repeated tries in one
-kernel, while a graded submission gets one report, so it gets the last step at once.
+first-step nudge (:mod:`kms_course.lessons.nudges`): the lab steps hints up over repeated tries in
+one kernel, while a graded submission gets one report, so it gets the last step at once.
 """
 
 from __future__ import annotations

@@ -2,14 +2,14 @@
 
 Each submission runs in a fresh kernel against a sandbox owned by the grader, with every
 non-solution cell taken from the master notebook; each exercise's verdict is decided in the
-grader's process (see :mod:`kms_course.instructor.grading`). Writes ``OUT/results/<student>/*.json`` as it
-goes, then ``OUT/grades.csv``, ``OUT/grades.json`` and ``OUT/feedback/<student>.html``.
+grader's process (see :mod:`kms_course.instructor.grading`). Writes ``OUT/results/<student>/*.json``
+as it goes, then ``OUT/grades.csv``, ``OUT/grades.json`` and ``OUT/feedback/<student>.html``.
 A re-run reuses only the results the grader can prove it wrote (HMAC-tagged entries of
-``OUT/manifest.json``, :mod:`kms_course.instructor.grading.store`), made from the same notebook under the
-same grading fingerprint (:mod:`kms_course.instructor.grading.fingerprint`); the class files hold only the
-submissions given in this run. One grader at a time per ``--out``
-(:mod:`kms_course.instructor.grading.out_lock`); a full disk or Ctrl-C ends the run with one line saying
-what was kept and how to resume.
+``OUT/manifest.json``, :mod:`kms_course.instructor.grading.store`), made from the same notebook
+under the same grading fingerprint (:mod:`kms_course.instructor.grading.fingerprint`); the class
+files hold only the submissions given in this run. One grader at a time per ``--out``
+(:mod:`kms_course.instructor.grading.out_lock`); a full disk or Ctrl-C ends the run with one line
+saying what was kept and how to resume.
 
 Which lesson each submission is graded against
 (:mod:`kms_course.instructor.grading.class_lesson`):
@@ -119,16 +119,17 @@ def check_out(out: str) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Grade, write the gradebook and feedback; 0 when every submission got a result.
 
-    Holds the lock of ``--out`` for the whole run (:mod:`kms_course.instructor.grading.out_lock`). Ctrl-C
-    (SIGINT) or SIGTERM stops the workers at once, keeps every finished result and returns
+    Holds the lock of ``--out`` for the whole run (:mod:`kms_course.instructor.grading.out_lock`).
+    Ctrl-C (SIGINT) or SIGTERM stops the workers at once, keeps every finished result and returns
     ``128 + signal`` (130 for Ctrl-C) after one line saying what was saved and how to resume.
 
     Raises:
-        CourseError: a bad ``--late-rules`` file (:func:`kms_course.instructor.lms.late.load_rules`),
-            ``--out`` is not a writable folder or another grader holds it, no master
-            notebooks, an unknown ``--lesson``, no notebooks in the submissions, submissions
-            split evenly between lessons without ``--lesson``, the grader's key is unusable, or a
-            gradebook file cannot be written (:class:`~kms_course.instructor.grading.store.WriteFailed`).
+        CourseError: a bad ``--late-rules`` file
+            (:func:`kms_course.instructor.lms.late.load_rules`), ``--out`` is not a writable folder
+            or another grader holds it, no master notebooks, an unknown ``--lesson``, no notebooks
+            in the submissions, submissions split evenly between lessons without ``--lesson``, the
+            grader's key is unusable, or a gradebook file cannot be written
+            (:class:`~kms_course.instructor.grading.store.WriteFailed`).
         FileNotFoundError: a submission path does not exist.
     """
     from kms_course.instructor.grading.out_lock import hold
@@ -237,7 +238,8 @@ def _run_locked(args: argparse.Namespace) -> int:
 
 
 def _late_plan(args: argparse.Namespace, results: list[dict]):
-    """The :class:`~kms_course.instructor.lms.late.LatePlan` of ``--late-rules``, or None without it."""
+    """The :class:`~kms_course.instructor.lms.late.LatePlan` of ``--late-rules``, or None without
+    it."""
     rules = getattr(args, "late_rules_loaded", None)
     if rules is None:
         return None

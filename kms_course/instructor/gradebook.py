@@ -3,17 +3,17 @@
 Each result is written as soon as its submission is graded, atomically (a temporary file in the
 same folder, then ``os.replace``: https://docs.python.org/3/library/os.html#os.replace), under
 ``OUT/results/<student>/<submission>.json``, where both names are made file-system safe and
-collision-free by :func:`kms_course.instructor.grading.file_names.file_name` (the result itself holds the
-names as given). A crash mid-batch therefore loses nothing already graded, and a re-run skips
-every submission whose trusted result was made from the same file content (SHA-256) under the
+collision-free by :func:`kms_course.instructor.grading.file_names.file_name` (the result itself
+holds the names as given). A crash mid-batch therefore loses nothing already graded, and a re-run
+skips every submission whose trusted result was made from the same file content (SHA-256) under the
 same grading fingerprint (:mod:`kms_course.instructor.grading.fingerprint`), unless forced.
 
 Student code may find ``--out`` (for instance in ``/proc/<ppid>/cmdline``), so a file under
-``results/`` proves nothing by itself. The grader's manifest (:mod:`kms_course.instructor.grading.manifest`)
-authenticates each file it wrote with an HMAC under a key kept outside ``OUT``
-(:mod:`kms_course.instructor.grading.grader_key`). A re-run trusts only result files whose tag checks;
-anything else under ``results/`` is moved to ``OUT/quarantine/`` and reported
-(:func:`quarantine`). The class files hold only the submissions of the current run.
+``results/`` proves nothing by itself. The grader's manifest
+(:mod:`kms_course.instructor.grading.manifest`) authenticates each file it wrote with an HMAC under
+a key kept outside ``OUT`` (:mod:`kms_course.instructor.grading.grader_key`). A re-run trusts only
+result files whose tag checks; anything else under ``results/`` is moved to ``OUT/quarantine/`` and
+reported (:func:`quarantine`). The class files hold only the submissions of the current run.
 
 Every file is written with :mod:`kms_course.atomic`: complete or not at all, with the mode
 ``open()`` would give it. ``grades.csv`` and ``grades.json`` are both written complete before
@@ -74,7 +74,8 @@ def write_result(out: str | Path, result: dict[str, Any]) -> tuple[Path, bytes]:
 
 def is_graded(out: str | Path, student: str, key: str, sha256: str) -> bool:
     """True if a result file exists for this submission and was made from the same file content
-    (the file's own claim: :class:`~kms_course.instructor.grading.store.ResultStore` checks the manifest)."""
+    (the file's own claim: :class:`~kms_course.instructor.grading.store.ResultStore` checks the
+    manifest)."""
     try:
         data = json.loads(result_path(out, student, key).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -218,12 +219,12 @@ def write_class_files(
     ``status``. ``grades.json``: ``{"lessons": {...}, "jailed": bool, "students": rows}`` with
     failure messages; ``jailed`` is false when any result was graded with ``--no-jail``.
 
-    With ``late`` (a :class:`kms_course.instructor.lms.late.LatePlan`, from ``--late-rules``), each row gains
-    ``late`` (:func:`kms_course.instructor.lms.late.assess`: submitted_at, source, due, extension,
-    late_days, penalty_percent, penalty, total_after_penalty) and ``total_after_penalty``;
-    ``grades.csv`` gains the columns ``submitted_at``, ``late_days``, ``penalty_percent``,
-    ``penalty`` and ``total_after_penalty`` after ``status`` (``total`` stays the points before
-    the penalty), and ``grades.json`` gains ``late_rules`` (the rules as data).
+    With ``late`` (a :class:`kms_course.instructor.lms.late.LatePlan`, from ``--late-rules``), each
+    row gains ``late`` (:func:`kms_course.instructor.lms.late.assess`: submitted_at, source, due,
+    extension, late_days, penalty_percent, penalty, total_after_penalty) and
+    ``total_after_penalty``; ``grades.csv`` gains the columns ``submitted_at``, ``late_days``,
+    ``penalty_percent``, ``penalty`` and ``total_after_penalty`` after ``status`` (``total`` stays
+    the points before the penalty), and ``grades.json`` gains ``late_rules`` (the rules as data).
     """
     rows = class_rows(results, lessons)
     late_columns = ["submitted_at", "late_days", "penalty_percent", "penalty", "total_after_penalty"]

@@ -42,7 +42,8 @@ def check_source(source: Path) -> None:
 
 
 def static_problems(master) -> list[str]:
-    """Problems visible without running ``master`` (a :class:`~kms_course.instructor.grading.masters.Master`)."""
+    """Problems visible without running ``master`` (a
+    :class:`~kms_course.instructor.grading.masters.Master`)."""
     from kms_course.lessons.exercises import load_all
     from kms_course.lessons.cells import exercise_id, is_check, is_solution, nbgrader, source
 

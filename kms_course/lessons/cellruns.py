@@ -1,8 +1,8 @@
 """In the lab: did an exercise's cells run to the end since they last changed?
 
 A check judges the state the student's code left. When the exercise's cell raised, or never ran,
-or was edited after it ran, that state is stale or half made, so :func:`kms_course.lessons.exercises.check`
-says so first and judges nothing (issue 11, item 1).
+or was edited after it ran, that state is stale or half made, so
+:func:`kms_course.lessons.exercises.check` says so first and judges nothing (issue 11, item 1).
 
 How it knows:
 

@@ -166,7 +166,8 @@ CATALOGUE_ENV = "KMS_COURSE_EXERCISES"
 
 
 def load_all() -> dict[str, Exercise]:
-    """Import every module of :mod:`kms_course.lessons.checks` and return the registry (id -> Exercise).
+    """Import every module of :mod:`kms_course.lessons.checks` and return the registry (id ->
+    Exercise).
 
     Where the check modules are hidden (a grading jail) and ``KMS_COURSE_EXERCISES`` holds a
     :func:`catalogue`, the registry holds those exercises, whose checks only say that they run
@@ -245,14 +246,15 @@ def check(exercise_id: str, *, quiet: bool = False) -> None:
     """Check an exercise in the student's notebook and print the verdict (a check cell's call).
 
     Reads the answers from the calling notebook's globals and uses a fresh KMS client of the
-    running sandbox. When the exercise's answer cells (:func:`kms_course.lessons.cells.answer_cells`)
-    did not all run to the end since they last changed, the verdict says so and passes nothing
-    (:func:`kms_course.lessons.cellruns.problem`), as the grader scores an answer cell that raised 0.
-    Hints step up (:func:`kms_course.lessons.nudges.stepped_hint`): the first two failures of an exercise
-    in this kernel show its nudge, the third and later its full hint; a failure counts when the
-    check judged the work (not when the answer cells did not run to the end), and a pass resets
-    nothing. The grader (:func:`run_check`) always gives the full hint.
-    Returns None, so a check cell shows only the verdict line; use
+    running sandbox. When the exercise's answer cells
+    (:func:`kms_course.lessons.cells.answer_cells`) did not all run to the end since they last
+    changed, the verdict says so and passes nothing (:func:`kms_course.lessons.cellruns.problem`),
+    as the grader scores an answer cell that raised 0. Hints step up
+    (:func:`kms_course.lessons.nudges.stepped_hint`): the first two failures of an exercise in this
+    kernel show its nudge, the third and later its full hint; a failure counts when the check judged
+    the work (not when the answer cells did not run to the end), and a pass resets nothing. The
+    grader (:func:`run_check`) always gives the full hint. Returns None, so a check cell shows only
+    the verdict line; use
     :func:`run_check` to get the :class:`Verdict` itself.
 
     Raises:
@@ -282,8 +284,8 @@ def check(exercise_id: str, *, quiet: bool = False) -> None:
 
 
 def _track_cell_runs() -> None:
-    """In a notebook kernel, start recording each cell's runs (:mod:`kms_course.lessons.cellruns`) as soon
-    as the course is imported (the lesson's setup cell), before any exercise cell runs."""
+    """In a notebook kernel, start recording each cell's runs (:mod:`kms_course.lessons.cellruns`)
+    as soon as the course is imported (the lesson's setup cell), before any exercise cell runs."""
     try:
         from kms_course.lessons import cellruns
 

@@ -2,7 +2,8 @@
 
 Installed in every kernel of ``kms-course lab`` (its IPython startup config,
 :mod:`kms_course.jupyter_config`) and by the lesson's setup cell
-(:func:`kms_course.sandbox.start.start_sandbox`) when it runs inside IPython; elsewhere it does nothing.
+(:func:`kms_course.sandbox.start.start_sandbox`) when it runs inside IPython; elsewhere it does
+nothing.
 
 It uses IPython's own mechanism for this, ``InteractiveShell.set_custom_exc``
 (https://ipython.readthedocs.io/en/stable/api/generated/IPython.core.interactiveshell.html): a KMS

@@ -3,10 +3,10 @@
 Which notebooks it opens:
 
 * ``kms-course lab`` (what ``make lab`` runs): the **student version**, in the student's own
-  workspace (:mod:`kms_course.lessons.workspace`; ``--workspace DIR``, else ``$KMS_COURSE_WORKSPACE``,
-  else ``~/kms-course-work``). The first start fills it with the release of the masters (no
-  solutions); later starts never overwrite a notebook the student changed, add lessons the course
-  added and say what they did. Solutions come only on request:
+  workspace (:mod:`kms_course.lessons.workspace`; ``--workspace DIR``, else
+  ``$KMS_COURSE_WORKSPACE``, else ``~/kms-course-work``). The first start fills it with the release
+  of the masters (no solutions); later starts never overwrite a notebook the student changed, add
+  lessons the course added and say what they did. Solutions come only on request:
   ``from kms_course.lessons.solutions import solution; solution("03-hmac-key")``.
 * ``kms-course lab --masters``: the instructor's master notebooks, solutions included.
 * ``kms-course lab --notebooks DIR``: any folder as it is, e.g. the output of

@@ -4,9 +4,9 @@ A check that fails in the lab says first what is wrong (the check's message), th
 first two times an exercise fails in a kernel the hint is the exercise's **nudge** from
 :data:`NUDGES`: which idea of the lesson to use, or which part of the response to look at, without
 the call that solves it. From the third failure of the same exercise on, the hint is the
-exercise's full hint (``hint=`` of :func:`kms_course.lessons.exercises.exercise`, which often gives the
-call). :func:`kms_course.lessons.exercises.check` counts the failures; the grader's feedback page always
-shows the full hint, since the student gets one report per submission, not three tries.
+exercise's full hint (``hint=`` of :func:`kms_course.lessons.exercises.exercise`, which often gives
+the call). :func:`kms_course.lessons.exercises.check` counts the failures; the grader's feedback
+page always shows the full hint, since the student gets one report per submission, not three tries.
 
 Written by hand for every exercise, in the lessons' field terms (KMS key, key ID, alias, data
 key, encryption context, key policy, grant, principal). An exercise without a nudge here (a

@@ -7,8 +7,8 @@ the analysts, a random one to three of them read it (each with its own credentia
 without a grant is refused, and one reads another document. Only the sandbox's trail
 (:mod:`kms_course.sandbox.trail`) tells who read the ledger, and the answer changes with every run.
 
-Public, unlike :mod:`kms_course.lessons.checks`: lesson cells import it, in the lab and in a grading jail
-(which hides the checks). In the layout, a document's AES-256-GCM ciphertext is stored under
+Public, unlike :mod:`kms_course.lessons.checks`: lesson cells import it, in the lab and in a grading
+jail (which hides the checks). In the layout, a document's AES-256-GCM ciphertext is stored under
 ``mine/<doc_id>`` of :data:`PRACTICE_BUCKET`, its encrypted data key and nonce in the object's
 user metadata as base64 text, and its encryption context ``{"doc_id", "owner"}`` is both passed to
 GenerateDataKey and used as AES-GCM associated data (:func:`context_aad`).

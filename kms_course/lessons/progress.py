@@ -1,8 +1,8 @@
 """Progress panel: a lesson's practice exercises, their points and latest verdicts, live.
 
 ``ProgressPanel("03_creating_and_describing_keys")`` lists the lesson's exercises (from the
-registry in :mod:`kms_course.lessons.exercises`) with their points, and updates each row whenever a check
-cell runs ``check("<exercise id>")`` in this kernel (it listens through
+registry in :mod:`kms_course.lessons.exercises`) with their points, and updates each row whenever a
+check cell runs ``check("<exercise id>")`` in this kernel (it listens through
 :func:`kms_course.lessons.exercises.on_verdict`). Verdicts of checks run before the panel was created are
 shown too: this module records the latest verdict of every exercise from the moment it is
 imported.
@@ -110,8 +110,8 @@ class ProgressPanel(TextForm):
 
     Attributes:
         lesson: the lesson's notebook stem.
-        exercises: the lesson's :class:`~kms_course.lessons.exercises.Exercise` list, in registration
-            order.
+        exercises: the lesson's :class:`~kms_course.lessons.exercises.Exercise` list, in
+            registration order.
         bar: ``IntProgress`` whose value is the points earned, max the lesson's total points.
         table: ``HTML`` table: exercise, points, verdict.
         widget: the ``VBox`` that Jupyter displays.

@@ -1,9 +1,9 @@
 """The student's workspace: the student version of every lesson, in a folder of the student's own.
 
 ``kms-course lab`` opens this folder, never the instructor's master notebooks. On the first start
-it is filled with the release of the masters (:func:`kms_course.instructor.release.build`: no solutions, no
-outputs, text, setup and check cells locked). Afterwards a notebook the student has changed is
-never written again; a lesson the course adds later is copied in, and a lesson the course
+it is filled with the release of the masters (:func:`kms_course.instructor.release.build`: no
+solutions, no outputs, text, setup and check cells locked). Afterwards a notebook the student has
+changed is never written again; a lesson the course adds later is copied in, and a lesson the course
 changed is updated only where the student has not touched it (otherwise the student is told).
 
 Where: ``--workspace DIR``, else ``$KMS_COURSE_WORKSPACE``, else ``~/kms-course-work``. What was

@@ -1,9 +1,9 @@
 """On real AWS the course changes only the KMS keys it created.
 
 With the ``aws`` backend every ``CreateKey`` sent by a course kernel carries the tag
-``kms-course=created-by-course`` (:data:`kms_course.sandbox.start.COURSE_TAG_KEY`). This module makes
-the other half of that promise: every KMS client of the ``aws`` backend refuses, before anything
-is sent, a request that would change the key policy, the grants, the tags, the state or the
+``kms-course=created-by-course`` (:data:`kms_course.sandbox.start.COURSE_TAG_KEY`). This module
+makes the other half of that promise: every KMS client of the ``aws`` backend refuses, before
+anything is sent, a request that would change the key policy, the grants, the tags, the state or the
 rotation of a key **without** that tag, with :class:`NotACourseKey` (one line: which call, which
 key, what to do). So neither a lesson cell, nor a check, nor a helper such as
 :meth:`kms_course.envelope.docstore.DocumentStore.share` can change a policy or a grant of a key the course

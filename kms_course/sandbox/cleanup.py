@@ -1,9 +1,9 @@
 """``kms-course cleanup``: on real AWS, schedule deletion of the keys the course created.
 
 In the ``aws`` backend every ``CreateKey`` of the course carries the tag
-``kms-course=created-by-course`` (:data:`kms_course.sandbox.start.COURSE_TAG_KEY`). This command lists
-the account's keys in the Region, keeps only customer managed keys with that tag, and schedules
-their deletion (a 7-30 day waiting period, default 7; ScheduleKeyDeletion,
+``kms-course=created-by-course`` (:data:`kms_course.sandbox.start.COURSE_TAG_KEY`). This command
+lists the account's keys in the Region, keeps only customer managed keys with that tag, and
+schedules their deletion (a 7-30 day waiting period, default 7; ScheduleKeyDeletion,
 https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html). It never touches
 a key without the tag, an AWS managed key, or a key already pending deletion.
 """

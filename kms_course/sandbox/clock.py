@@ -217,7 +217,8 @@ def _clock_operation(backend, params: dict) -> dict:
 
 
 def install() -> None:
-    """Hook the clock into :mod:`kms_course.sandbox.rules` (called by ``rules.install()``; idempotent)."""
+    """Hook the clock into :mod:`kms_course.sandbox.rules` (called by ``rules.install()``;
+    idempotent)."""
     if before_request not in rules.PRELUDES:
         rules.PRELUDES.append(before_request)
 
@@ -258,7 +259,8 @@ def now() -> datetime:
     """Sandbox time (timezone-aware UTC datetime): real time plus every :func:`advance` so far.
 
     Raises:
-        kms_course.sandbox.start.SandboxError: the sandbox is not running, or the backend is ``aws``.
+        kms_course.sandbox.start.SandboxError: the sandbox is not running, or the backend is
+            ``aws``.
     """
     return datetime.fromtimestamp(_call({})["Now"], timezone.utc)
 

@@ -1,18 +1,18 @@
 """The course's own operations on the sandbox (the clock, the trail), next to KMS's.
 
 The sandbox keeps its clock and its audit trail inside moto's KMS backends (the objects the
-course's moto server pickles: see :mod:`kms_course.sandbox.server`), so they must be read and changed in
-the process that serves the sandbox. This module gives that process a few private operations,
-named ``KmsCourse...`` and handled by moto's ``KmsResponse`` like any KMS operation:
+course's moto server pickles: see :mod:`kms_course.sandbox.server`), so they must be read and
+changed in the process that serves the sandbox. This module gives that process a few private
+operations, named ``KmsCourse...`` and handled by moto's ``KmsResponse`` like any KMS operation:
 
 * in the ``moto`` backend (moto in the kernel) :func:`call` runs the handler directly;
 * in the ``moto-server`` backend it sends one JSON POST to ``/`` of the server with
   ``X-Amz-Target: TrentService.<Operation>``, the header every KMS request carries
   (https://docs.aws.amazon.com/kms/latest/APIReference/CommonParameters.html). The path holds no
-  ``moto-api``, so the grader's guarded server (:class:`kms_course.instructor.grading.sandbox.GuardedApp`)
-  lets a student kernel use the clock and read the trail while it is graded, and nothing else
-  of moto's control API. These operations can only move the clock forward and read the trail:
-  none erases or rewrites what was recorded.
+  ``moto-api``, so the grader's guarded server
+  (:class:`kms_course.instructor.grading.sandbox.GuardedApp`) lets a student kernel use the clock
+  and read the trail while it is graded, and nothing else of moto's control API. These operations
+  can only move the clock forward and read the trail: none erases or rewrites what was recorded.
 
 They are not KMS operations: they are never recorded in the trail, and the ``aws`` backend has
 none of them (:class:`kms_course.sandbox.start.SandboxError`).
@@ -48,8 +48,8 @@ def operation(name: str):
 
 def install() -> None:
     """Give moto's ``KmsResponse`` a method for every course operation (idempotent), so that the
-    course's moto server answers them. A handler's :class:`kms_course.sandbox.rules.KmsError` is answered
-    as a KMS error (HTTP 400, ``__type`` and ``message``)."""
+    course's moto server answers them. A handler's :class:`kms_course.sandbox.rules.KmsError` is
+    answered as a KMS error (HTTP 400, ``__type`` and ``message``)."""
     global _INSTALLED
     from moto.core.utils import camelcase_to_underscores
     from moto.kms.responses import KmsResponse

@@ -1,10 +1,10 @@
 """``kms-course fidelity`` probes for signing, MACs and RSA encryption (lesson 09).
 
 Each entry of :data:`PROBES` is ``(area, name, expected, doc, probe)``: the documented outcome on
-real KMS and the AWS page saying so; :mod:`kms_course.sandbox.fidelity` turns them into its behaviours and
-measures plain moto and the sandbox with them. A probe is a function of a boto3 KMS client that
-returns a short outcome (a value, ``None`` for "ok", or it raises and the error code is the
-outcome). This module imports nothing from :mod:`kms_course.sandbox.fidelity`, which imports it.
+real KMS and the AWS page saying so; :mod:`kms_course.sandbox.fidelity` turns them into its
+behaviours and measures plain moto and the sandbox with them. A probe is a function of a boto3 KMS
+client that returns a short outcome (a value, ``None`` for "ok", or it raises and the error code is
+the outcome). This module imports nothing from :mod:`kms_course.sandbox.fidelity`, which imports it.
 """
 
 from __future__ import annotations

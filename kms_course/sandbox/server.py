@@ -1,7 +1,7 @@
 """The ``moto-server`` backend: a moto server on 127.0.0.1 with the course's real-KMS rules.
 
-``kms-course server start`` runs ``python -m kms_course.sandbox.server`` in the background, waits until it
-answers, and records its address and identity in ``~/.kms-course/server.json`` (or
+``kms-course server start`` runs ``python -m kms_course.sandbox.server`` in the background, waits
+until it answers, and records its address and identity in ``~/.kms-course/server.json`` (or
 ``$KMS_COURSE_HOME/server.json``). ``start_sandbox(backend="moto-server")`` finds the server
 through that file, or through ``KMS_COURSE_SERVER_URL`` when set (a loopback address only).
 
@@ -257,8 +257,8 @@ def recorded_process_is_server(state: dict) -> bool:
     """True if the process ``state["pid"]`` is the course server that ``state`` records.
 
     The process must exist, have the recorded start time (to 10 ms) and the recorded command line
-    (a record without them, from an older version, needs ``kms_course.sandbox.server`` and its port on
-    the command line). A process id reused by another program fails these checks.
+    (a record without them, from an older version, needs ``kms_course.sandbox.server`` and its port
+    on the command line). A process id reused by another program fails these checks.
     """
     try:
         pid = int(state["pid"])
@@ -717,8 +717,8 @@ def _may_change(environ: dict) -> bool:
 
 
 #: KMS operations that change no key, alias, policy or grant: only the sandbox's trail
-#: (kms_course.sandbox.trail) and the key pairs a first use creates. When the disk is full they are still
-#: answered, as AWS still answers when a CloudTrail delivery fails; what they changed stays in
+#: (kms_course.sandbox.trail) and the key pairs a first use creates. When the disk is full they are
+#: still answered, as AWS still answers when a CloudTrail delivery fails; what they changed stays in
 #: memory and is written with the next save that succeeds.
 READS = frozenset({
     "Decrypt", "Encrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
@@ -803,7 +803,8 @@ def _internal_error(environ: dict, start_response: Any, message: str) -> list[by
 
 
 def serve(port: int, host: str = HOST, state: str | Path | None = None) -> None:
-    """Serve in the foreground until SIGTERM or Ctrl-C (what ``python -m kms_course.sandbox.server`` runs).
+    """Serve in the foreground until SIGTERM or Ctrl-C (what ``python -m kms_course.sandbox.server``
+    runs).
 
     Args:
         port: TCP port on ``host``.

@@ -290,7 +290,8 @@ def service_event(backend, event_name: str, key_arn: str, when: datetime, *,
 
 
 def install() -> None:
-    """Hook the trail into :mod:`kms_course.sandbox.rules` (called by ``rules.install()``; idempotent)."""
+    """Hook the trail into :mod:`kms_course.sandbox.rules` (called by ``rules.install()``;
+    idempotent)."""
     if record not in rules.OBSERVERS:
         rules.OBSERVERS.append(record)
 

@@ -12,8 +12,9 @@ The rule, decided in the grader's process before any student code runs:
   every student. A tie between lessons is an error asking for ``--lesson``.
 
 A submission's lesson here is the one its file name names, else the one its exercise ids name
-(:mod:`kms_course.instructor.grading.submissions`). A file whose name and exercise ids name different lessons
-is ``wrong-lesson`` in every mode (see :func:`kms_course.instructor.grading.worker.grade`).
+(:mod:`kms_course.instructor.grading.submissions`). A file whose name and exercise ids name
+different lessons is ``wrong-lesson`` in every mode (see
+:func:`kms_course.instructor.grading.worker.grade`).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Dask distributed (https://distributed.dask.org/) runs each submission as one tas
 process holds what the in-process grader needs, set up once by a worker plugin
 (:class:`GradingPlugin`, https://distributed.dask.org/en/stable/plugins.html): its own guarded
 sandbox server, its kernel zygote (so each kernel is still a jailed fork of a preloaded
-process, :mod:`kms_course.instructor.grading.jail`) and the master notebooks, which travel with the plugin
-as text. Submissions travel to workers as bytes and results come back to the client as plain
+process, :mod:`kms_course.instructor.grading.jail`) and the master notebooks, which travel with the
+plugin as text. Submissions travel to workers as bytes and results come back to the client as plain
 data, so no shared file system is needed; only the client writes ``--out``, once per result,
 even when Dask re-runs a task whose worker died (each task has one future, and its result
 arrives once).

@@ -10,15 +10,16 @@ the submission again. Its parts (a JSON object, stored in each result under ``"f
     SHA-256 over the course package's Python sources (``kms_course/**/*.py`` outside
     ``checks/``): the grader, the sandbox and everything a lesson kernel imports.
 ``checks``
-    SHA-256 over the sources of the checks: ``kms_course/lessons/checks/*.py`` and every other file that
-    registered an exercise (:data:`kms_course.lessons.exercises.EXERCISES`), points and hints included.
+    SHA-256 over the sources of the checks: ``kms_course/lessons/checks/*.py`` and every other file
+    that registered an exercise (:data:`kms_course.lessons.exercises.EXERCISES`), points and hints
+    included.
 ``master``
     SHA-256 of the bytes of the master notebook the submission is graded against (``null`` when
     it has none, e.g. a file of no known lesson).
 ``settings``
-    the batch's :class:`~kms_course.instructor.grading.worker.GradeConfig` as data (time limits in seconds,
-    output limits, the lesson rule, whether kernels are jailed and the jail's limits), without
-    the places of the masters and of ``--out`` (their content is what counts).
+    the batch's :class:`~kms_course.instructor.grading.worker.GradeConfig` as data (time limits in
+    seconds, output limits, the lesson rule, whether kernels are jailed and the jail's limits),
+    without the places of the masters and of ``--out`` (their content is what counts).
 
 Sources: https://docs.python.org/3/library/hashlib.html, :func:`dataclasses.asdict`.
 """
@@ -75,7 +76,8 @@ def code_hash() -> str:
 
 
 def checks_hash() -> str:
-    """SHA-256 over ``kms_course/lessons/checks/*.py`` and every file that registered an exercise."""
+    """SHA-256 over ``kms_course/lessons/checks/*.py`` and every file that registered an
+    exercise."""
     from kms_course.lessons.exercises import load_all
 
     root = _package_root()

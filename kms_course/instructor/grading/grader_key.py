@@ -16,12 +16,12 @@ all (written to a temporary file, then hard-linked to its name, which fails if a
 made it first: that one's key is then used). A key file readable by other users, damaged, or not
 a regular file is refused with a message saying what to do.
 
-What it protects against: a jailed kernel (:mod:`kms_course.instructor.grading.jail`) sees neither HOME nor
-this folder, so even a kernel that could write ``--out`` cannot make an entry the grader trusts.
-What it does not: with ``--no-jail`` the kernels run as the same user as the grader and can read
-this file; a result is then only as trustworthy as the submissions are. Kernels are started from a
-freshly executed zygote (:mod:`kms_course.instructor.grading.zygote`), not forked from the grader, so the
-key in the grader's memory is not in theirs.
+What it protects against: a jailed kernel (:mod:`kms_course.instructor.grading.jail`) sees neither
+HOME nor this folder, so even a kernel that could write ``--out`` cannot make an entry the grader
+trusts. What it does not: with ``--no-jail`` the kernels run as the same user as the grader and can
+read this file; a result is then only as trustworthy as the submissions are. Kernels are started
+from a freshly executed zygote (:mod:`kms_course.instructor.grading.zygote`), not forked from the
+grader, so the key in the grader's memory is not in theirs.
 """
 
 from __future__ import annotations

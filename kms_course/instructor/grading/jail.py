@@ -17,8 +17,8 @@ other kernels or the next run:
   out (the jail has no other network).
 * **the kernel joins it.** So that a kernel still starts in a few milliseconds, it is not a new
   Python inside bubblewrap but a ``fork()`` of the worker's preloaded zygote
-  (:mod:`kms_course.instructor.grading.zygote`): the child enters the jail's namespaces with ``setns(2)`` and
-  changes its root to the jail's, the way ``nsenter(1)`` does
+  (:mod:`kms_course.instructor.grading.zygote`): the child enters the jail's namespaces with
+  ``setns(2)`` and changes its root to the jail's, the way ``nsenter(1)`` does
   (https://man7.org/linux/man-pages/man2/setns.2.html), then drops every capability and sets
   ``no_new_privs`` as bubblewrap does for its own command, then applies the resource limits
   (:func:`apply_limits`), and forks the kernel, which lives in the jail's PID namespace.

@@ -1,8 +1,8 @@
 """The grader's manifest: which result files under ``--out`` the grader wrote, with proof.
 
 ``OUT/manifest.json`` maps each result file (its path relative to ``OUT``, with ``/``) to an
-HMAC-SHA256 tag of its name and bytes (:func:`kms_course.instructor.grading.grader_key.sign`), under a key
-no kernel can read. While a batch runs, each new entry is also appended at once to
+HMAC-SHA256 tag of its name and bytes (:func:`kms_course.instructor.grading.grader_key.sign`), under
+a key no kernel can read. While a batch runs, each new entry is also appended at once to
 ``OUT/manifest.journal`` (one JSON line per result, no fsync), so a grader killed at any point,
 even by ``kill -9``, loses no finished result: the next run reads the manifest, then the journal,
 and trusts every file whose tag checks. At the end of a run the manifest is rewritten atomically

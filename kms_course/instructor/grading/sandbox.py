@@ -2,9 +2,9 @@
 
 The student's kernel talks to this server (``KMS_COURSE_BACKEND=moto-server``), so the sandbox's
 data lives in the grader's process, out of reach of the student's code: a kernel can change it
-only by calling KMS. A jailed kernel (:mod:`kms_course.instructor.grading.jail`) reaches it only through a
-Unix socket made for its submission alone (:meth:`GradingServer.channel`), which its jail relays
-to ``127.0.0.1:4566``; an unjailed one (``--no-jail``) over loopback TCP. moto's control
+only by calling KMS. A jailed kernel (:mod:`kms_course.instructor.grading.jail`) reaches it only
+through a Unix socket made for its submission alone (:meth:`GradingServer.channel`), which its jail
+relays to ``127.0.0.1:4566``; an unjailed one (``--no-jail``) over loopback TCP. moto's control
 endpoints (``/moto-api/...``: reset, seed, state transitions, recorder;
 https://docs.getmoto.org/en/latest/docs/server_mode.html) are refused to the kernel; the grader
 resets the data in-process between submissions. What one submission may send is limited
@@ -217,8 +217,8 @@ class GradingServer:
 
         Args:
             home: a fresh folder for the kernel's ``KMS_COURSE_HOME``.
-            jailed: the kernel runs in a jail (:mod:`kms_course.instructor.grading.jail`): it gets only
-                what Python and the course need, none of the grader's environment, and reaches
+            jailed: the kernel runs in a jail (:mod:`kms_course.instructor.grading.jail`): it gets
+                only what Python and the course need, none of the grader's environment, and reaches
                 the server through its jail's relay.
         """
         from kms_course.instructor.grading import jail

@@ -1,8 +1,8 @@
 """The result files of ``--out`` during one ``kms-course grade`` run, trusted only with proof.
 
 Built before any student code runs: it reads the manifest and its journal
-(:mod:`kms_course.instructor.grading.manifest`), keeps the result files whose HMAC tag checks under the
-grader's key and that sit where their own student and submission names put them, and moves
+(:mod:`kms_course.instructor.grading.manifest`), keeps the result files whose HMAC tag checks under
+the grader's key and that sit where their own student and submission names put them, and moves
 everything else under ``results/`` to ``quarantine/`` with one line each (one line in all for the
 files of a manifest from an older kms-course). :meth:`ResultStore.write` stores each new result
 with its grading fingerprint and journals its tag at once; :meth:`ResultStore.finish` writes this

@@ -3,9 +3,9 @@
 A submission is a notebook file; its student is the folder it sits in (one folder per student)
 or, for a loose notebook, its file stem. Names are kept exactly as given (spaces, accents, case,
 any length): two folders are two students, and the gradebook shows each name as it is; the files
-derived from a name are made by :mod:`kms_course.instructor.grading.file_names`. Reading never raises: a
-file that is not JSON, not a notebook, or of an nbformat too old to upgrade gets a status instead
-(https://nbformat.readthedocs.io/en/latest/api.html#reading-and-writing).
+derived from a name are made by :mod:`kms_course.instructor.grading.file_names`. Reading never
+raises: a file that is not JSON, not a notebook, or of an nbformat too old to upgrade gets a status
+instead (https://nbformat.readthedocs.io/en/latest/api.html#reading-and-writing).
 """
 
 from __future__ import annotations

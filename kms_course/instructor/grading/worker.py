@@ -1,9 +1,9 @@
 """Grade one submission in a worker process that owns one sandbox server for its lifetime.
 
 ``init_worker(config)`` runs once per worker process (the pool's initializer): it starts the
-guarded course server (:mod:`kms_course.instructor.grading.sandbox`), makes the grader's KMS client and
-loads the master notebooks. ``grade(submission)`` then resets the sandbox, builds the notebook to
-run (master cells + the student's solution sources), executes it in a fresh kernel, and returns
+guarded course server (:mod:`kms_course.instructor.grading.sandbox`), makes the grader's KMS client
+and loads the master notebooks. ``grade(submission)`` then resets the sandbox, builds the notebook
+to run (master cells + the student's solution sources), executes it in a fresh kernel, and returns
 a plain-data result (pickled back to the parent, which writes it).
 """
 
@@ -42,8 +42,8 @@ class GradeConfig:
     #: why ``lesson`` is set: "option" (--lesson) or "class" (the class's lesson, see
     #: :mod:`kms_course.instructor.grading.class_lesson`); it only changes the wrong-lesson message
     lesson_by: str = "option"
-    #: run each kernel in its own jail (:mod:`kms_course.instructor.grading.jail`); ``validate`` runs the
-    #: instructor's own masters, which call the checks in the kernel, unjailed
+    #: run each kernel in its own jail (:mod:`kms_course.instructor.grading.jail`); ``validate``
+    #: runs the instructor's own masters, which call the checks in the kernel, unjailed
     jail: bool = True
     limits: JailLimits = JailLimits()
     #: paths no jail may see even inside a visible folder (``--out``, the submissions)
@@ -233,8 +233,8 @@ def summarize(master: Master, report: execution.ExecutionReport, submitted: dict
         item["error"] = report.solution_errors.get(ex.id)
         placeholder = bool(item["error"]) and item["error"].startswith("NotImplementedError")
         if item["error"] and (verdict.passed or not placeholder):
-            # an answer must run to the end, as the lab's check says (kms_course.lessons.cellruns): any
-            # of its cells that raised or timed out, the stub's NotImplementedError included
+            # an answer must run to the end, as the lab's check says (kms_course.lessons.cellruns):
+            # any of its cells that raised or timed out, the stub's NotImplementedError included
             # (an answer written in an added cell below a stub left in place), scores 0
             item.update(passed=False, points=0, message=_unfinished(item["error"], verdict))
         item["submitted"] = bool(submitted.get(ex.id, False))

@@ -299,7 +299,8 @@ class ZygoteKernelManager(IpcKernelManager):
 
 @dataclass(frozen=True)
 class JailSpec:
-    """What a jailed kernel may see and use: see :class:`kms_course.instructor.grading.jail.Jail`."""
+    """What a jailed kernel may see and use: see
+    :class:`kms_course.instructor.grading.jail.Jail`."""
 
     socket_path: str
     limits: jail.JailLimits

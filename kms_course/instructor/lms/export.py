@@ -1,7 +1,8 @@
 """``kms-course export canvas --out DIR``: a gradebook for an LMS, from ``DIR/grades.json``.
 
-One sub-command per LMS; today ``canvas`` (:mod:`kms_course.instructor.lms.canvas`). Gradescope grades on
-its own servers instead: see ``kms-course gradescope`` (:mod:`kms_course.instructor.lms.gradescope`).
+One sub-command per LMS; today ``canvas`` (:mod:`kms_course.instructor.lms.canvas`). Gradescope
+grades on its own servers instead: see ``kms-course gradescope``
+(:mod:`kms_course.instructor.lms.gradescope`).
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ The zip written here holds::
     setup.sh            apt-get installs python3, bubblewrap and socat (the grading jail),
                         then pip-installs course/ with the pinned versions of constraints.txt
     run_autograder      kms-course grade /autograder/submission --lesson STEM ..., then
-                        python -m kms_course.instructor.lms.gradescope results ... (grades.json -> results.json)
+                        python -m kms_course.instructor.lms.gradescope results ... (grades.json ->
+                        results.json)
     course/             the course itself: pyproject.toml, README.md, constraints.txt, uv.lock,
                         kms_course/ (no __pycache__) and notebooks/STEM.ipynb (the master)
 
@@ -103,7 +104,8 @@ def results_json(
     """Gradescope's ``results.json`` for one student of a ``grades.json`` dict.
 
     Args:
-        grades: the contents of ``OUT/grades.json`` (:func:`kms_course.instructor.gradebook.write_class_files`).
+        grades: the contents of ``OUT/grades.json``
+            (:func:`kms_course.instructor.gradebook.write_class_files`).
         hints: exercise id -> hint, shown under a failed test's message (default: none).
         execution_time: seconds the grading took (Gradescope's ``execution_time``, an int).
         visibility: every test's ``visibility``, one of :data:`VISIBILITIES`.
@@ -304,7 +306,8 @@ def run(args: argparse.Namespace) -> int:
 
 def hints_from_results(grades_path: str | Path) -> dict[str, str]:
     """Exercise id -> hint, read from the result files beside ``grades.json``
-    (``results/<student>/*.json``, which the grader wrote: :mod:`kms_course.instructor.gradebook`)."""
+    (``results/<student>/*.json``, which the grader wrote:
+    :mod:`kms_course.instructor.gradebook`)."""
     hints: dict[str, str] = {}
     for path in sorted((Path(grades_path).parent / "results").glob("*/*.json")):
         try:
@@ -327,8 +330,9 @@ def _last_line(path: str | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m kms_course.instructor.lms.gradescope results --grades G --out R ...``: run_autograder's
-    second step. Writes ``results.json`` atomically: :func:`results_json` of ``grades.json``, or
+    """``python -m kms_course.instructor.lms.gradescope results --grades G --out R ...``:
+    run_autograder's second step. Writes ``results.json`` atomically: :func:`results_json` of
+    ``grades.json``, or
     :func:`failure_json` with the grader's last stderr line when there is no ``grades.json``.
     Always 0 once results.json is written, so that Gradescope shows it."""
     from kms_course.atomic import atomic_write_text

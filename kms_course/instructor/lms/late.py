@@ -308,7 +308,8 @@ def assess(rules: LateRules, student: str, submitted_at: datetime, source: str,
 class LatePlan:
     """The rules plus each student's submission time, for one batch of results.
 
-    ``assess(row)`` is called by :func:`kms_course.instructor.gradebook.write_class_files` for each row.
+    ``assess(row)`` is called by :func:`kms_course.instructor.gradebook.write_class_files` for each
+    row.
     """
 
     def __init__(self, rules: LateRules, results: list[dict[str, Any]]):

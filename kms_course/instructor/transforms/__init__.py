@@ -19,7 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover
 #: The transform steps; each is the function of the same name in the module of the same name.
 #: They are imported on first use, not with the package: each imports nbformat, whose validator
 #: imports jsonschema (over a second), and the student's kernel imports this package only for
-#: :func:`kms_course.lessons.cells.answer_cells` (the lab's check, :mod:`kms_course.lessons.cellruns`).
+#: :func:`kms_course.lessons.cells.answer_cells` (the lab's check,
+#: :mod:`kms_course.lessons.cellruns`).
 _STEPS = ("clear_outputs", "clear_solutions", "find_leaks", "lock_cells", "probe_answers",
           "strip_hidden", "take_master_cells")
 

@@ -4,8 +4,8 @@ Like nbgrader's ``OverwriteCells`` with ``add_missing_cells`` (https://nbgrader.
 but stricter: every lesson and check cell is the master's, in the master's order, with the
 master's types and metadata. Each master solution cell is replaced by the student's answer to
 that exercise as :func:`kms_course.lessons.cells.answer_cells` defines it, the same rule the
-lab's checks follow (:mod:`kms_course.lessons.cellruns`): every code cell carrying the exercise's id (the
-original, the parts of a split, copies) and the code cells the student added before the
+lab's checks follow (:mod:`kms_course.lessons.cellruns`): every code cell carrying the exercise's id
+(the original, the parts of a split, copies) and the code cells the student added before the
 exercise's check cell, in the student's order. Edited, deleted, moved or re-typed lesson and
 check cells change nothing. An exercise with no answer cells gets the stub, never the master's
 answer.

@@ -1,8 +1,9 @@
 """Helpers the lessons' checks share: reading the student's answers and asking KMS about them.
 
-This module registers no exercises (:func:`kms_course.lessons.exercises.load_all` imports it with the
-lesson modules, which is harmless). Every helper raises :class:`~kms_course.lessons.exercises.CheckFailed`
-with a message naming the student's variable and what to store instead.
+This module registers no exercises (:func:`kms_course.lessons.exercises.load_all` imports it with
+the lesson modules, which is harmless). Every helper raises
+:class:`~kms_course.lessons.exercises.CheckFailed` with a message naming the student's variable and
+what to store instead.
 
 Sources: DescribeKey https://docs.aws.amazon.com/kms/latest/APIReference/API_DescribeKey.html
 (NotFoundException for an unknown key, InvalidArnException for a malformed key ARN), CreateKey

@@ -14,8 +14,8 @@ Sources:
 * After the waiting period KMS deletes the key (DeleteKey in CloudTrail):
   https://docs.aws.amazon.com/kms/latest/developerguide/ct-delete-key.html
 
-Dates are compared with sandbox time (:mod:`kms_course.sandbox.clock`), which the lesson moves forward;
-on the ``aws`` backend that is real time.
+Dates are compared with sandbox time (:mod:`kms_course.sandbox.clock`), which the lesson moves
+forward; on the ``aws`` backend that is real time.
 """
 
 from __future__ import annotations

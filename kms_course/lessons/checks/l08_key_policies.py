@@ -2,8 +2,8 @@
 (notebooks/08_key_policies_and_grants.ipynb).
 
 Every check proves a key policy or a grant by calling KMS *as each principal*
-(:func:`kms_course.sandbox.access.client_as`): the principal the exercise names must succeed, and the
-calls it must not make must fail with AccessDeniedException. Nothing printed is read.
+(:func:`kms_course.sandbox.access.client_as`): the principal the exercise names must succeed, and
+the calls it must not make must fail with AccessDeniedException. Nothing printed is read.
 
 The lesson's principals are four IAM roles of the account, which the lesson creates
 (:data:`ROLES`); the checks find their ARNs from the account in the key's ARN. The document

@@ -17,13 +17,14 @@ lesson 05), in the practice bucket :data:`PRACTICE_BUCKET`:
   document's encryption context (``EncryptionContextEquals``, or ``EncryptionContextSubset``
   with the same pairs), so the reader decrypts that document's data key with its own credentials
   and no other; revoking is ``RevokeGrant`` (or ``RetireGrant``). The checks prove it by calling
-  KMS *as the reader* (:func:`kms_course.lessons.practice.role_client`, session ``course-check``): the shared
-  document decrypts, another is refused with AccessDeniedException, a revoked reader is refused;
-  and from the trail that the student's own calls did the work (e.g. Dave decrypted in a session
-  of his own);
+  KMS *as the reader* (:func:`kms_course.lessons.practice.role_client`, session ``course-check``):
+  the shared document decrypts, another is refused with AccessDeniedException, a revoked reader is
+  refused; and from the trail that the student's own calls did the work (e.g. Dave decrypted in a
+  session of his own);
 * the audit exercise's answer, who decrypted ``ledger-9``, is computed from the sandbox's trail
-  (:mod:`kms_course.sandbox.trail`), whose readers :func:`kms_course.lessons.practice.prepare_practice` draws at
-  random on every run, so a list typed in from an earlier run does not pass.
+  (:mod:`kms_course.sandbox.trail`), whose readers
+  :func:`kms_course.lessons.practice.prepare_practice` draws at random on every run, so a list typed
+  in from an earlier run does not pass.
 
 Sources: GenerateDataKey https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKey.html,
 Decrypt https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html, encryption context

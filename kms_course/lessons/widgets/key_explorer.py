@@ -3,8 +3,8 @@
 ``KeyExplorer(kms)`` shows every KMS key the client can list, with its alias, key usage, key spec,
 key state, automatic rotation and scheduled deletion date, and offers buttons for the four
 key-state calls a lesson teaches. Each button makes exactly the call a code cell would make, on
-the same boto3 KMS client, so the sandbox's real-KMS rules (:mod:`kms_course.sandbox.rules`) apply; when
-KMS refuses, the explorer shows the real error code and message instead of raising.
+the same boto3 KMS client, so the sandbox's real-KMS rules (:mod:`kms_course.sandbox.rules`) apply;
+when KMS refuses, the explorer shows the real error code and message instead of raising.
 
 * Disable: ``kms.disable_key(KeyId=...)``
   (https://docs.aws.amazon.com/kms/latest/APIReference/API_DisableKey.html)
@@ -18,8 +18,8 @@ KMS refuses, the explorer shows the real error code and message instead of raisi
 Which call is allowed in which key state is listed on the Developer Guide's key state page,
 https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html.
 
-The **Advance clock** button moves the sandbox clock (:func:`kms_course.sandbox.clock.advance`) by the
-chosen number of days, so a scheduled deletion completes at its DeletionDate and automatic
+The **Advance clock** button moves the sandbox clock (:func:`kms_course.sandbox.clock.advance`) by
+the chosen number of days, so a scheduled deletion completes at its DeletionDate and automatic
 rotations happen at their NextRotationDate, as they would on AWS as time passes
 (https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html,
 https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html). With the ``aws``

@@ -309,8 +309,8 @@ def authorize(ctx, operation: str, params: dict) -> None:
 
 @rules.replace("CreateGrant")
 def create_grant(ctx, params: dict) -> dict:
-    """CreateGrant (see :func:`kms_course.sandbox.access.grants.create_grant`), with the caller and the
-    grants its permission came from.
+    """CreateGrant (see :func:`kms_course.sandbox.access.grants.create_grant`), with the caller and
+    the grants its permission came from.
 
     https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateGrant.html
     """

@@ -6,12 +6,13 @@ of CreateKey, the default key policy and the lock-out safety check.
 * A key created without a policy gets the default key policy, whose one statement
   "Enable IAM User Permissions" gives the account (``arn:aws:iam::<account>:root``) ``kms:*``:
   https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html.
-* A policy given to CreateKey or PutKeyPolicy is validated (:func:`kms_course.sandbox.access.policy.parse`),
-  and, unless BypassPolicyLockoutSafetyCheck is true, must allow the caller to call
-  PutKeyPolicy on the key later, else MalformedPolicyDocumentException "The new key policy will
-  not allow you to update the key policy in the future."
-  (https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html; the message as
-  KMS answers it, e.g. https://dev.classmethod.jp/articles/tsnote-kms-The-new-key-policy-will-not-allow-you-to-update-the-key-policy-in-the-future/).
+* A policy given to CreateKey or PutKeyPolicy is validated
+  (:func:`kms_course.sandbox.access.policy.parse`), and, unless BypassPolicyLockoutSafetyCheck is
+  true, must allow the caller to call PutKeyPolicy on the key later, else
+  MalformedPolicyDocumentException "The new key policy will not allow you to update the key policy
+  in the future." (https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html; the
+  message as KMS answers it, e.g.
+  https://dev.classmethod.jp/articles/tsnote-kms-The-new-key-policy-will-not-allow-you-to-update-the-key-policy-in-the-future/).
 """
 
 from __future__ import annotations

@@ -90,8 +90,9 @@ _PATCHED = False
 
 
 def install() -> None:
-    """Called by :func:`kms_course.sandbox.rules.install` (importing this module registers its rules):
-    moto's ``Key.signing_algorithms`` learns the signing algorithms of the added key specs."""
+    """Called by :func:`kms_course.sandbox.rules.install` (importing this module registers its
+    rules): moto's ``Key.signing_algorithms`` learns the signing algorithms of the added key
+    specs."""
     global _PATCHED
     if _PATCHED:
         return
