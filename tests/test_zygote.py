@@ -47,8 +47,7 @@ print(json.dumps({
 
 @pytest.fixture(scope="module")
 def kernel_report(tmp_path_factory):
-    server = GradingServer().start()
-    server.kms()
+    server = GradingServer().start()  # the kernel's sandbox; no client of it is needed here
     home = str(tmp_path_factory.mktemp("home"))
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell(PROBE),
