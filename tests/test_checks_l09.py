@@ -71,8 +71,10 @@ def test_verify_offline_passes_with_the_public_key_and_the_right_list(kms, vendo
     public = kms.get_public_key(KeyId=vendor["vendor_key_id"])["PublicKey"]
     assert_passes(kms, "09-verify-offline", vendor_public_key=public,
                   genuine=[True, False, True], **vendor)
-    assert_fails(kms, "09-verify-offline", "wrong for message(s) [1]", vendor_public_key=public,
-                 genuine=[True, True, True], **vendor)
+    assert_fails(kms, "09-verify-offline", "wrong for message number 2 (counting from 1)",
+                 vendor_public_key=public, genuine=[True, True, True], **vendor)
+    assert_fails(kms, "09-verify-offline", "`genuine` has 2 values, but there are 3 messages",
+                 vendor_public_key=public, genuine=[True, False], **vendor)
     assert_fails(kms, "09-verify-offline", "list of True/False", vendor_public_key=public,
                  genuine="TFT", **vendor)
     assert_fails(kms, "09-verify-offline", "not the public key of the vendor's key",
@@ -229,3 +231,29 @@ def test_data_key_pair_passes_with_an_encryption_context(kms):
                  "(InvalidCiphertextException)", pair_kms_key_id=key,
                  pair_public_key=pair["PublicKey"],
                  pair_private_ciphertext=pair["PrivateKeyCiphertextBlob"][:-1] + b"\0")
+
+
+def test_the_received_orders_do_not_give_away_which_were_changed():
+    """Found by a new user's trial: the changed messages said "warehouse 9", so `genuine` could be
+    read off the printed list without verifying anything, for full points. Every received order
+    must look alike, so only the signatures tell."""
+    import json
+    import re
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).parents[1] / "notebooks" / f"{lesson.LESSON}.ipynb").read_text())
+    code = next("".join(c["source"]) for c in nb["cells"]
+                if c["cell_type"] == "code" and "vendor_messages, vendor_signatures" in "".join(c["source"]))
+
+    class Signer:
+        def create_key(self, **_):
+            return {"KeyMetadata": {"KeyId": "k"}}
+
+        def sign(self, **_):
+            return {"Signature": b"s"}
+
+    for _ in range(20):
+        names = {"kms": Signer(), "print": lambda *a: None}
+        exec(code, names)
+        assert len(names["vendor_messages"]) == 5
+        assert all(re.fullmatch(rb"Ship \d+ units to warehouse 7", m) for m in names["vendor_messages"])

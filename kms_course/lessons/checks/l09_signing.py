@@ -178,10 +178,13 @@ def _(kms: Any, answers: Answers) -> None:
         if not [e for e in succeeded(history) if e.get("eventName") == "GetPublicKey"]:
             raise CheckFailed("The trail shows no GetPublicKey call on the vendor's key: download "
                               "its public key with kms.get_public_key.")
+    if len(genuine) != len(truth):
+        raise CheckFailed(f"`genuine` has {len(genuine)} values, but there are {len(truth)} "
+                          "messages: one True/False per message, in their order.")
     if genuine != truth:
-        wrong = [i for i, (a, b) in enumerate(zip(genuine, truth)) if a != b] or ["(length)"]
-        raise CheckFailed(f"`genuine` is wrong for message(s) {wrong}: verify each signature "
-                          "against its own message.")
+        wrong = ", ".join(str(i + 1) for i, (a, b) in enumerate(zip(genuine, truth)) if a != b)
+        raise CheckFailed(f"`genuine` is wrong for message number {wrong} (counting from 1): "
+                          "verify each signature against its own message.")
 
 
 # --- Exercise 3 -------------------------------------------------------------------------------
