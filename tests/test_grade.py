@@ -574,3 +574,23 @@ def test_a_kernel_that_fails_to_start_is_replaced(tmp_path, monkeypatch):
     monkeypatch.setattr(zygote.Zygote, "spawn", lambda self, *a: calls.append(1) or 1 / 0)
     report = execution.execute(nb, {}, lambda ex, v: None, env=dict(os.environ), cwd=str(tmp_path))
     assert report.issues == ["kernel-failed"] and len(calls) == 2
+
+
+def test_a_student_folder_without_a_notebook_is_named(tmp_path, capsys, monkeypatch):
+    """Found by a new user's trial: a student whose folder held only notes.txt vanished from the
+    gradebook without a word; the grader now names them."""
+    from kms_course.instructor.grading.submissions import folders_without_notebooks
+
+    masters = fixture.write_masters(tmp_path / "masters")
+    _write(fixture.submission(dict(fixture.SOLUTIONS)), tmp_path / "class" / "ann" / f"{fixture.LESSON}.ipynb")
+    (tmp_path / "class" / "dan").mkdir()
+    (tmp_path / "class" / "dan" / "notes.txt").write_text("forgot the notebook")
+    (tmp_path / "class" / "README.txt").write_text("not a student")
+    assert folders_without_notebooks([str(tmp_path / "class")]) == ["dan"]
+    monkeypatch.setenv("PYTHONPATH", str(CASES_DIR))
+    assert grade(str(tmp_path / "class"), "--out", str(tmp_path / "out"), "--masters", str(masters),
+                 "--lesson", fixture.LESSON, "--jobs", "1") == 0
+    err = capsys.readouterr().err
+    assert "'dan' submitted no notebook (.ipynb) and gets no grade" in err
+    rows = json.loads((tmp_path / "out" / "grades.json").read_text())["students"]
+    assert [r["student"] for r in rows] == ["ann"]

@@ -165,7 +165,7 @@ def _run_locked(args: argparse.Namespace) -> int:
     from kms_course.instructor.grading.grader_key import key_path, load_key
     from kms_course.instructor.grading.masters import cached_masters
     from kms_course.instructor.grading.store import ResultStore, regrade_reasons, writing
-    from kms_course.instructor.grading.submissions import discover, sha256
+    from kms_course.instructor.grading.submissions import discover, folders_without_notebooks, sha256
 
     masters = cached_masters(args.masters)
     if args.lesson and args.lesson not in masters:
@@ -173,6 +173,9 @@ def _run_locked(args: argparse.Namespace) -> int:
     submissions = discover(args.submissions)
     if not submissions:
         raise CourseError(f"no notebooks found in {', '.join(args.submissions)}: pass .ipynb files or folders holding them.")
+    for student in folders_without_notebooks(args.submissions):
+        print(f"kms-course grade: warning: {student!r} submitted no notebook (.ipynb) and gets no "
+              "grade: check their folder.", file=sys.stderr)
     lesson_ids = {name: [e.id for e in m.exercises] for name, m in masters.items()}
     plan = class_lesson.plan(submissions, lesson_ids, args.lesson)
     if plan.by == "class" and len(plan.counts) > 1:

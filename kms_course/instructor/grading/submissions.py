@@ -87,6 +87,20 @@ def discover(paths: list[str]) -> list[Submission]:
     return _without_duplicates(found)
 
 
+def folders_without_notebooks(paths: list[str]) -> list[str]:
+    """The student folders of the classes in ``paths`` that hold no notebook at all (names as
+    :func:`discover` gives students), so the grader can say so instead of leaving them out of
+    the gradebook unnoticed. A path that is a file or a single student's folder has none."""
+    empty: list[str] = []
+    for raw in paths:
+        path = Path(raw).resolve()
+        if not path.is_dir():
+            continue
+        folders = [c for c in sorted(path.iterdir()) if c.is_dir() and not c.name.startswith(".")]
+        empty.extend(display_name(c.name) for c in folders if not _notebooks_in(c))
+    return empty
+
+
 def _loose(path: Path) -> Submission:
     name = display_name(path.stem)
     return Submission(name, str(path), name)
