@@ -20,6 +20,14 @@ before the setup cell raises ``SandboxError`` instead of reaching AWS; and the c
 reach the internet.
 JupyterLab's own options pass through, e.g. ``--no-browser`` and ``--port 8899``
 (https://jupyterlab.readthedocs.io/en/stable/getting_started/starting.html).
+
+Start-up time: this command and the JupyterLab it starts both import ``jsonschema`` (through
+nbformat and jupyter_events), whose optional check of the ``iri`` formats, ``rfc3987-syntax``,
+compiles some 35 Earley parsers when imported: 2 to 2.5 s of each process on a laptop-class core
+(https://github.com/python-jsonschema/jsonschema/issues/1428). No schema of nbformat, Jupyter
+Server, jupyter_events or JupyterLab uses ``iri`` or ``iri-reference``, so both processes run
+without that module (:data:`SKIPPED_IMPORTS`); every other format check stays, and the notebooks
+written are byte for byte the same. Kernels are separate processes and are not affected.
 """
 
 from __future__ import annotations
@@ -38,6 +46,37 @@ from kms_course.sandbox.server_cli import port_number
 JUPYTER_CONFIG = Path(__file__).resolve().parents[1] / "jupyter_config"
 
 
+#: Modules the lab's two processes never import (see the module's docstring): jsonschema then skips
+#: its ``iri`` and ``iri-reference`` format checks, which no Jupyter schema uses.
+SKIPPED_IMPORTS = ("rfc3987_syntax",)
+
+#: What ``python -c`` runs to start JupyterLab: ``python -m jupyterlab`` (jupyterlab/__main__.py)
+#: without :data:`SKIPPED_IMPORTS`.
+JUPYTERLAB_MAIN = (
+    "import sys; sys.modules.update(dict.fromkeys(%r)); "
+    "from jupyterlab.labapp import main; sys.exit(main())" % (SKIPPED_IMPORTS,)
+)
+
+
+def skip_slow_imports(modules: dict | None = None) -> bool:
+    """Keep :data:`SKIPPED_IMPORTS` out of this process (``sys.modules[name] = None``).
+
+    Only before ``jsonschema`` is imported (afterwards it has made its format checks already).
+
+    Args:
+        modules: the module table to change; default ``sys.modules``.
+
+    Returns:
+        True if the modules are now skipped, False if jsonschema was imported first.
+    """
+    modules = sys.modules if modules is None else modules
+    if "jsonschema" in modules:
+        return all(modules.get(name, False) is None for name in SKIPPED_IMPORTS)
+    for name in SKIPPED_IMPORTS:
+        modules.setdefault(name, None)
+    return all(modules[name] is None for name in SKIPPED_IMPORTS)
+
+
 def notebooks_dir() -> Path:
     """The course's ``notebooks/`` folder: beside the package (a clone), else ``./notebooks``.
 
@@ -51,8 +90,11 @@ def notebooks_dir() -> Path:
 
 
 def lab_command(notebooks: Path, extra: list[str]) -> list[str]:
-    """The JupyterLab command line (list of str) for ``notebooks`` plus JupyterLab options."""
-    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={notebooks}"]
+    """The JupyterLab command line (list of str) for ``notebooks`` plus JupyterLab options.
+
+    It runs what ``python -m jupyterlab`` runs, without :data:`SKIPPED_IMPORTS`.
+    """
+    command = [sys.executable, "-c", JUPYTERLAB_MAIN, f"--ServerApp.root_dir={notebooks}"]
     if not any(arg.startswith(("--ip", "--ServerApp.ip")) for arg in extra):
         command.append("--ServerApp.ip=127.0.0.1")
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
@@ -161,6 +203,7 @@ def choose_folder(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    skip_slow_imports()  # before the workspace's release imports nbformat (this process then execs)
     notebooks = choose_folder(args)
     extra = list(args.extra)
     if args.no_browser:
