@@ -28,12 +28,21 @@ install: $(STAMP)
 
 lab-install: $(STAMP_LAB)
 
+# No pip in the venv (ensurepip alone takes seconds): uv installs everything, and the pip route
+# below adds pip only when it is needed.
 $(PY):
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --without-pip $(VENV)
 
-# uv in a folder of its own: a sync removes from the venv whatever uv.lock does not list.
+# uv in a folder of its own: a sync removes from the venv whatever uv.lock does not list. The
+# Python's own pip fetches it; where that Python has no pip, the venv gets one (ensurepip) first.
+PIP_UV := pip install --quiet --disable-pip-version-check --no-deps --no-compile \
+	--only-binary=:all: --target $(VENV)/.uv uv==$(UV_VERSION)
 $(UV): | $(PY)
-	-$(PY) -m pip install --quiet --disable-pip-version-check --target $(VENV)/.uv uv==$(UV_VERSION)
+	-$(PYTHON) -m $(PIP_UV) 2>/dev/null || \
+	    { $(call venv_pip) && $(PY) -m $(PIP_UV); }
+
+# pip in the venv, if it has none yet
+venv_pip = { $(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip --default-pip >/dev/null; }
 
 # $(call sync,uv sync options,extra for the pip route)
 define sync
@@ -42,6 +51,7 @@ define sync
 	    $(UV) sync --locked --quiet $(1); \
 	else \
 	    echo "uv is not available: pip installs the pins of constraints.txt (slower)"; \
+	    $(call venv_pip) && \
 	    $(PY) -m pip install --quiet --upgrade pip && \
 	    $(PY) -m pip install --quiet -c constraints.txt -e '.[$(2)]'; \
 	fi
