@@ -8,7 +8,9 @@ folder and checked out at the route's commit, then two things are timed:
    of the student set from ``uv.lock``); ``--full`` also times ``make install`` at ``--after``
    (every extra, what ``make test`` installs), the like-for-like set of the pip route;
 2. ``make lab ARGS="--no-browser --port P"`` until JupyterLab answers ``GET /api`` (the install
-   stamp is fresh, so this is the lab's own start), unless ``--no-lab``.
+   stamp is fresh, so this is the lab's own start), unless ``--no-lab``. The student's workspace
+   (``KMS_COURSE_WORKSPACE``) is a new folder of the run, so the lab fills it as on a student's
+   first start (and the benchmark never writes into ``~/kms-course-work``).
 
 Cache modes (``--caches``): ``cold`` gives pip ``PIP_NO_CACHE_DIR=1`` and uv an empty
 ``UV_CACHE_DIR`` (every wheel downloaded, as on a new machine); ``warm`` gives each tool a cache
@@ -93,7 +95,8 @@ def time_lab_start(clone: Path, env: dict[str, str], log: Path, timeout: float =
 
 def cache_env(mode: str, tool_dir: Path, work: Path) -> dict[str, str]:
     """The environment (dict of str) of one run: ``cold`` (no cache) or ``warm`` (shared cache)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "UV_", "PIP_CACHE"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("VIRTUAL_ENV", "UV_", "PIP_CACHE", "KMS_COURSE_"))}
     env.pop("PIP_NO_CACHE_DIR", None)
     if mode == "cold":
         env["PIP_NO_CACHE_DIR"] = "1"
@@ -111,6 +114,7 @@ def one_run(repo: Path, rev: str, target: str, mode: str, tool_dir: Path, lab: b
         work = Path(tmp)
         clone = fresh_clone(repo, rev, work / "kms-course")
         env = cache_env(mode, tool_dir, work)
+        env["KMS_COURSE_WORKSPACE"] = str(work / "kms-course-work")  # empty: the first start
         install = timed_make(clone, target, env, log)
         start = time_lab_start(clone, env, log) if lab else None
         return install, start
