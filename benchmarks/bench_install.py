@@ -12,6 +12,10 @@ folder and checked out at the route's commit, then two things are timed:
    (``KMS_COURSE_WORKSPACE``) is a new folder of the run, so the lab fills it as on a student's
    first start (and the benchmark never writes into ``~/kms-course-work``).
 
+``--steps`` splits the install of the ``--after`` routes into its make targets, each timed on its
+own: the venv (``.venv/bin/python``), the pinned uv (``.venv/.uv/bin/uv``) and the sync (the
+rest); their sum is the install time reported.
+
 Cache modes (``--caches``): ``cold`` gives pip ``PIP_NO_CACHE_DIR=1`` and uv an empty
 ``UV_CACHE_DIR`` (every wheel downloaded, as on a new machine); ``warm`` gives each tool a cache
 folder of its own that one untimed run filled first (a second clone on the same machine). Both
@@ -107,17 +111,22 @@ def cache_env(mode: str, tool_dir: Path, work: Path) -> dict[str, str]:
     return env
 
 
+#: The make targets ``--steps`` times one by one before the install target (the sync).
+STEPS = (("venv", ".venv/bin/python"), ("uv", ".venv/.uv/bin/uv"))
+
+
 def one_run(repo: Path, rev: str, target: str, mode: str, tool_dir: Path, lab: bool,
-            log: Path) -> tuple[float, float | None]:
-    """(install seconds, lab start seconds or None) of one fresh clone."""
+            log: Path, steps: bool = False) -> tuple[float, float | None, dict[str, float]]:
+    """(install seconds, lab start seconds or None, seconds of each step) of one fresh clone."""
     with tempfile.TemporaryDirectory(prefix="bench-install-") as tmp:
         work = Path(tmp)
         clone = fresh_clone(repo, rev, work / "kms-course")
         env = cache_env(mode, tool_dir, work)
         env["KMS_COURSE_WORKSPACE"] = str(work / "kms-course-work")  # empty: the first start
-        install = timed_make(clone, target, env, log)
+        parts = {name: timed_make(clone, step, env, log) for name, step in STEPS} if steps else {}
+        parts["sync" if steps else target] = timed_make(clone, target, env, log)
         start = time_lab_start(clone, env, log) if lab else None
-        return install, start
+        return sum(parts.values()), start, parts
 
 
 def main() -> int:
@@ -129,6 +138,8 @@ def main() -> int:
     parser.add_argument("--caches", default="cold,warm", help="cache modes: cold, warm or both")
     parser.add_argument("--full", action="store_true", help="also time `make install` (every extra) at --after")
     parser.add_argument("--no-lab", action="store_true", help="time the install only, not the lab's start")
+    parser.add_argument("--steps", action="store_true",
+                        help="time the --after installs step by step: venv, uv, sync")
     args = parser.parse_args()
 
     routes = [("before: pip, make install (.[test])", args.before, "install"),
@@ -140,17 +151,22 @@ def main() -> int:
     log = tools / "make.log"
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
           f"make output in {log}", flush=True)
-    results: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
+    results: dict[tuple[str, str], list[tuple[float, float | None, dict[str, float]]]] = {}
     try:
         for mode in modes:
             for name, rev, target in routes:
                 if mode == "warm":  # fill this route's caches once, untimed
                     one_run(args.repo, rev, target, mode, tools, False, log)
                 runs = results.setdefault((mode, name), [])
+                steps = args.steps and rev == args.after
                 for i in range(args.runs):
-                    runs.append(one_run(args.repo, rev, target, mode, tools, not args.no_lab, log))
+                    runs.append(one_run(args.repo, rev, target, mode, tools, not args.no_lab, log,
+                                        steps))
                     lab = f", lab start {runs[-1][1]:.1f} s" if runs[-1][1] is not None else ""
-                    print(f"  {mode:4} {name}: run {i + 1}: install {runs[-1][0]:.1f} s{lab}", flush=True)
+                    parts = (" (" + ", ".join(f"{k} {v:.1f} s" for k, v in runs[-1][2].items()) + ")"
+                             if steps else "")
+                    print(f"  {mode:4} {name}: run {i + 1}: install {runs[-1][0]:.1f} s{parts}{lab}",
+                          flush=True)
     finally:
         shutil.rmtree(tools / "uv-cache", ignore_errors=True)
         shutil.rmtree(tools / "pip-cache", ignore_errors=True)
