@@ -129,15 +129,15 @@ def kernel_start_costs(count: int) -> dict[str, float]:
     times: dict[str, list[float]] = {"jailed": [], "unjailed": [], "bwrap": []}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(count + 1):  # the first round warms the zygote up and is not counted
-            with server.channel() as socket_path:
-                spec = JailSpec(socket_path, jail.JailLimits(), trees, secrets)
+            with server.channel() as serve:
+                spec = JailSpec(serve, jail.JailLimits(), trees, secrets)
                 started = time.perf_counter()
                 execute(nb, {}, lambda ex, v: None, cwd=jail.HOME, jail=spec,
                         env=server.kernel_env(f"{jail.HOME}/.kms-course", jailed=True))
                 times["jailed"].append(time.perf_counter() - started)
                 started = time.perf_counter()
                 box = jail.Jail(trees=map(Path, trees), secrets=map(Path, secrets),
-                                socket_path=socket_path, connection_dir=tmp,
+                                connection_dir=tmp,
                                 limits=jail.JailLimits()).start()
                 times["bwrap"].append(time.perf_counter() - started)
                 box.close()

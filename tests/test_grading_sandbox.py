@@ -1,16 +1,16 @@
 """The grading worker's sandbox server (kms_course.instructor.grading.sandbox): per-submission
 channels.
 
-A jailed kernel reaches the server only through the Unix socket of its own submission
-(:meth:`GradingServer.channel`); once the submission is done the socket must be unreachable, and
-its listener must not outlive it. Facts: unix(7) (a socket is reached by its path), socketserver's
-``shutdown()`` (https://docs.python.org/3/library/socketserver.html#socketserver.BaseServer.shutdown).
+A jailed kernel reaches the server only at the listening socket made inside its own jail, which
+the worker serves for that submission alone (:meth:`GradingServer.channel`); once the submission
+is done the socket must be closed, so its listener does not outlive it. Here a loopback listener
+of the test's own stands in for the jail's. Facts: socketserver's ``shutdown()``
+(https://docs.python.org/3/library/socketserver.html#socketserver.BaseServer.shutdown).
 """
 
 from __future__ import annotations
 
 import http.client
-import os
 import socket
 import threading
 
@@ -20,14 +20,22 @@ from kms_course.instructor.grading import sandbox
 from kms_course.instructor.grading.sandbox import GradingServer
 
 
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: str):
-        super().__init__("localhost")
-        self.path = path
+def listener() -> socket.socket:
+    """A listening socket on a free loopback port, as jail.open_sandbox_listener makes one."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    return sock
 
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
+
+def get_probe(port: int) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/moto-api/data.json")  # the guard's liveness answer
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +45,19 @@ def server():
     grading.close()
 
 
-def test_a_channel_answers_while_open_and_is_gone_after(server):
-    with server.channel() as path:
-        conn = UnixHTTPConnection(path)
-        conn.request("GET", "/moto-api/data.json")  # the guard's liveness answer
-        response = conn.getresponse()
-        assert (response.status, response.read()) == (200, b"{}")
-        conn.close()
-    assert not os.path.exists(path)
-    with pytest.raises(FileNotFoundError):
-        UnixHTTPConnection(path).connect()
+def test_a_channel_answers_while_open_and_its_socket_is_closed_after(server, monkeypatch):
+    stopped = threading.Event()
+    real_stop = sandbox._stop
+    monkeypatch.setattr(sandbox, "_stop", lambda httpd: (real_stop(httpd), stopped.set()))
+    sock = listener()
+    port = sock.getsockname()[1]
+    with server.channel() as serve:
+        serve(sock)
+        assert sock.fileno() == -1  # taken over: the channel owns it now
+        assert get_probe(port) == (200, b"{}")
+    assert stopped.wait(10)
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5)
 
 
 def test_a_closed_channel_stops_its_listener_without_waiting_for_it(server, monkeypatch):
@@ -63,21 +74,21 @@ def test_a_closed_channel_stops_its_listener_without_waiting_for_it(server, monk
         stopped.set()
 
     monkeypatch.setattr(sandbox, "_stop", stop)
-    with server.channel():
-        pass
+    with server.channel() as serve:
+        serve(listener())
     assert stopped.wait(10)
     assert stopped_in[0] is not threading.current_thread()
 
 
 def test_a_new_channel_works_after_many_closed(server):
     for _ in range(5):
-        with server.channel():
-            pass
-    with server.channel() as path:
-        conn = UnixHTTPConnection(path)
-        conn.request("GET", "/moto-api/data.json")
-        assert conn.getresponse().status == 200
-        conn.close()
+        with server.channel() as serve:
+            serve(listener())
+    sock = listener()
+    port = sock.getsockname()[1]
+    with server.channel() as serve:
+        serve(sock)
+        assert get_probe(port)[0] == 200
 
 
 @pytest.mark.parametrize("agent", [

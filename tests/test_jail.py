@@ -42,9 +42,9 @@ def run_jailed(server, cells, limits=jail.JailLimits(), secrets=(), timeout=60, 
     """Run ``cells`` (code strings) in one jailed kernel; each cell's stdout (or error name)."""
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     server.reset()
-    with server.channel() as socket_path:
+    with server.channel() as serve:
         spec = JailSpec(
-            socket_path, limits, tuple(map(str, [*jail.python_trees(), *trees])),
+            serve, limits, tuple(map(str, [*jail.python_trees(), *trees])),
             tuple(map(str, jail.secret_paths(secrets))),
         )
         env = server.kernel_env(f"{jail.HOME}/.kms-course", jailed=True)
@@ -77,9 +77,10 @@ def test_proc_shows_only_the_jails_own_processes(server):
         "print(os.getpid(), sorted(set(others)))"
     ])
     pid, others = out.split(" ", 1)
-    # only bubblewrap's init (PID 1) and the relay: no grader, worker, zygote or other kernel
+    # only bubblewrap's init (PID 1) and the shell holding the jail: no grader, worker, zygote,
+    # relay or other kernel
     assert int(pid) > 1
-    assert others == "['bwrap', 'socat']"
+    assert others == "['bwrap', 'sh']"
 
 
 def test_answers_and_the_graders_files_are_not_visible(server, tmp_path):
@@ -262,12 +263,12 @@ def test_catalogue_gives_lesson_widgets_their_exercises(server):
 def test_unavailable_says_how_to_install(monkeypatch):
     monkeypatch.setattr(jail.shutil, "which", lambda name: None)
     reason = jail.unavailable()
-    assert "apt-get install bubblewrap socat" in reason and "--no-jail" in reason
+    assert "apt-get install bubblewrap`" in reason and "--no-jail" in reason
 
 
 def test_a_jail_that_cannot_start_is_a_clear_error(tmp_path):
-    spec = jail.Jail(trees=[], secrets=[], socket_path=str(tmp_path / "missing.sock"),
-                     connection_dir=str(tmp_path), limits=jail.JailLimits())
+    spec = jail.Jail(trees=[tmp_path / "missing"], secrets=[], connection_dir=str(tmp_path),
+                     limits=jail.JailLimits())
     with pytest.raises(RuntimeError, match="jail did not start"):
         spec.start(timeout=10)
     assert spec.process is None
@@ -291,8 +292,8 @@ def test_a_dead_jailed_kernel_is_reaped_while_its_jail_lives(server):
     import asyncio
 
     async def run() -> tuple[int, bool]:
-        with server.channel() as socket_path:
-            spec = JailSpec(socket_path, jail.JailLimits(), tuple(map(str, jail.python_trees())),
+        with server.channel() as serve:
+            spec = JailSpec(serve, jail.JailLimits(), tuple(map(str, jail.python_trees())),
                             tuple(map(str, jail.secret_paths())))
             km = jailed(spec)(kernel_name="python3")
             await km.start_kernel(cwd=jail.HOME,

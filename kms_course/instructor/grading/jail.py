@@ -9,12 +9,14 @@ other kernels or the next run:
   runs as an unprivileged user of its own worker (:func:`jail_uid`); a root file system holding only a
   read-only view of the system's ``/usr``, a few ``/etc`` files, the Python installation and the
   course package with its ``checks`` hidden, a ``/proc`` of its own PID namespace, a minimal
-  ``/dev``, size-limited private ``/tmp`` and ``HOME``, the kernel's own connection folder, and
-  this submission's sandbox socket. Nothing else of the machine is there: not the master
-  notebooks, not the course's ``notebooks/``, not ``--out``, not other submissions, not the real
-  ``HOME``. The jail's first process (``socat``, http://www.dest-unreach.org/socat/doc/socat.html)
-  relays ``127.0.0.1:4566`` inside the jail's own network namespace to that socket, the only way
-  out (the jail has no other network).
+  ``/dev``, size-limited private ``/tmp`` and ``HOME`` and the kernel's own connection folder.
+  Nothing else of the machine is there: not the master notebooks, not the course's
+  ``notebooks/``, not ``--out``, not other submissions, not the real ``HOME``. Its network
+  namespace has only a loopback interface, and on it one listening socket, ``127.0.0.1:4566``,
+  the only way out: it is made inside the jail (:func:`open_sandbox_listener`) and handed to the
+  grading worker (``SCM_RIGHTS``, https://man7.org/linux/man-pages/man7/unix.7.html), whose
+  sandbox server answers on it for this submission alone. The jail's first process is a shell
+  that only waits (it holds the namespaces).
 * **the kernel joins it.** So that a kernel still starts in a few milliseconds, it is not a new
   Python inside bubblewrap but a ``fork()`` of the worker's preloaded zygote
   (:mod:`kms_course.instructor.grading.zygote`): the child enters the jail's namespaces with
@@ -34,6 +36,7 @@ relies on the Linux kernel's namespaces being sound.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import json
@@ -46,7 +49,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,10 +57,9 @@ from kms_course.errors import CourseError
 
 #: Where the jail sees its HOME (private, writable, gone with the jail).
 HOME = "/home/student"
-#: Inside the jail, the submission's sandbox socket and the relay's address.
-SOCKET = "/run/kms-course/sandbox.sock"
-RELAY_PORT = 4566
-RELAY_URL = f"http://127.0.0.1:{RELAY_PORT}"
+#: Inside the jail, the address its sandbox server answers on (:func:`open_sandbox_listener`).
+SANDBOX_PORT = 4566
+SANDBOX_URL = f"http://127.0.0.1:{SANDBOX_PORT}"
 #: The /etc files a Python kernel reads; nothing else of /etc is visible.
 ETC_FILES = (
     "/etc/ld.so.cache",
@@ -74,8 +76,8 @@ MiB = 1024 * 1024
 JAIL_UID_BASE = 2_000_000_000
 
 INSTALL_HINT = (
-    "the grading jail needs bubblewrap and socat: on Debian/Ubuntu run "
-    "`sudo apt-get install bubblewrap socat`, or grade with --no-jail (not isolated: only for "
+    "the grading jail needs bubblewrap: on Debian/Ubuntu run "
+    "`sudo apt-get install bubblewrap`, or grade with --no-jail (not isolated: only for "
     "submissions you trust)"
 )
 
@@ -114,9 +116,8 @@ def unavailable() -> str | None:
     """
     if sys.platform != "linux":
         return "the grading jail needs Linux namespaces; " + INSTALL_HINT
-    for tool in ("bwrap", "socat"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed: {INSTALL_HINT}"
+    if shutil.which("bwrap") is None:
+        return f"bwrap is not installed: {INSTALL_HINT}"
     try:
         probe = subprocess.run(
             ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--ro-bind", "/", "/",
@@ -217,7 +218,6 @@ class Jail:
     Args:
         trees: folders visible read-only (:func:`python_trees`).
         secrets: paths covered inside them (:func:`secret_paths`).
-        socket_path: this submission's sandbox socket (a Unix socket of the grader).
         connection_dir: the kernel's connection folder (its ZeroMQ sockets), visible read-write.
         limits: the jail's :class:`JailLimits`.
 
@@ -230,7 +230,6 @@ class Jail:
         *,
         trees: Iterable[Path],
         secrets: Iterable[Path],
-        socket_path: str,
         connection_dir: str,
         limits: JailLimits,
     ):
@@ -255,7 +254,6 @@ class Jail:
             *view_args(trees, secrets),
             "--proc", "/proc", "--dev", "/dev",
             "--bind", connection_dir, connection_dir,
-            "--ro-bind", socket_path, SOCKET,
             "--clearenv", "--setenv", "HOME", HOME,
         ]
         self.limits = limits
@@ -263,20 +261,21 @@ class Jail:
         self.holder_pid: int | None = None
 
     def start(self, timeout: float = 20.0) -> Jail:
-        """Build the jail and wait until its relay runs.
+        """Build the jail and wait until it is ready.
+
+        Its first process, a shell, says ``ready`` once bubblewrap has set the jail up, then
+        waits on its standard input (a pipe of this process), so the jail ends at the latest
+        when this process does.
 
         Raises:
             RuntimeError: bubblewrap failed or did not answer within ``timeout`` seconds.
         """
         read_info, write_info = os.pipe()
-        relay = (f"TCP4-LISTEN:{RELAY_PORT},bind=127.0.0.1,reuseaddr,fork",
-                 f"UNIX-CONNECT:{SOCKET}")
         command = [*self.args, "--info-fd", str(write_info), "--", "/bin/sh", "-c",
-                   'echo ready; exec "$0" "$@"', shutil.which("socat") or "socat", "-T", "600",
-                   *relay]
+                   "echo ready; read -r _"]
         try:
             self.process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, pass_fds=(write_info,), start_new_session=True,
             )
         finally:
@@ -319,7 +318,7 @@ class Jail:
         except ProcessLookupError:  # namespace dies with its init
             pass
         process.wait()
-        for stream in (process.stdout, process.stderr):
+        for stream in (process.stdin, process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
 
@@ -402,11 +401,44 @@ def jail_uid() -> int:
     return os.geteuid()
 
 
-def enter(holder_pid: int, uid: int) -> None:
-    """Move the calling (single-threaded) process into the jail whose relay is ``holder_pid``.
+_CLONE_NEWPID = 0x20000000
+
+
+@contextlib.contextmanager
+def children_born_in(holder_pid: int) -> Iterator[None]:
+    """As root: the caller's children forked inside this block are born in the PID namespace of
+    the jail whose first process is ``holder_pid``; the caller itself stays where it is.
+
+    ``setns(2)`` with a PID namespace changes only where the caller's next children go
+    (``/proc/self/ns/pid_for_children``), so a root zygote can fork a kernel straight into the
+    jail and then point its later children back at its own namespace, with no launcher process
+    in between (https://man7.org/linux/man-pages/man2/setns.2.html). The child then joins the
+    jail's other namespaces itself (:func:`enter` with ``join_pid=False``).
+
+    Raises:
+        OSError: the jail ended, or the caller is not root.
+    """
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY)
+    target = os.open(f"/proc/{holder_pid}/ns/pid", os.O_RDONLY)
+    try:
+        _check(_libc.setns(target, _CLONE_NEWPID), "setns pid")
+        try:
+            yield
+        finally:
+            _check(_libc.setns(own, _CLONE_NEWPID), "setns back to the own pid namespace")
+    finally:
+        os.close(target)
+        os.close(own)
+
+
+def enter(holder_pid: int, uid: int, join_pid: bool = True) -> None:
+    """Move the calling (single-threaded) process into the jail whose first process is
+    ``holder_pid``.
 
     Its children are then born in the jail's PID namespace; the caller itself stays outside it
-    and should only fork the kernel and exit. As root, the caller joins the jail's namespaces
+    and should only fork the kernel and exit. With ``join_pid=False`` (as root, for a process
+    already born in the jail's PID namespace by :func:`children_born_in`) that namespace is left
+    as it is, and the caller itself may become the kernel. As root, the caller joins the jail's namespaces
     (which bubblewrap made as root), then becomes the unprivileged user ``uid`` with no groups.
     As an ordinary user, it joins the user namespace owning the jail's other namespaces first
     (``NS_GET_USERNS``, https://man7.org/linux/man-pages/man2/ioctl_ns.2.html), then those, then
@@ -417,7 +449,7 @@ def enter(holder_pid: int, uid: int) -> None:
         OSError: a namespace could not be joined (the jail ended, or no permission).
     """
     base = f"/proc/{holder_pid}"
-    names = ("mnt", "ipc", "net", "uts", "cgroup", "pid")
+    names = ("mnt", "ipc", "net", "uts", "cgroup", "pid")[: None if join_pid else -1]
     as_root = os.geteuid() == 0
     fds = {name: os.open(f"{base}/ns/{name}", os.O_RDONLY) for name in names}
     root = os.open(f"{base}/root", os.O_RDONLY)
@@ -465,18 +497,24 @@ def apply_limits(limits: JailLimits) -> None:
         resource.setrlimit(which, (value, value))
 
 
-def wait_for_relay(timeout: float = 5.0) -> None:
-    """Inside the jail's network namespace: wait until the relay accepts connections.
+def open_sandbox_listener() -> socket.socket:
+    """Inside the jail's network namespace: the listening TCP socket at ``127.0.0.1:4566`` that
+    the grader's sandbox server answers on (the caller sends it to the grader, and closes it).
+
+    Made inside the jail, the socket belongs to the jail's network namespace, so the kernel
+    reaches it as a local address while the grader serves it from outside; no relay process and
+    no copy of the traffic are needed
+    (https://man7.org/linux/man-pages/man7/network_namespaces.7.html). Nothing else in the jail
+    can bind the address while it is open.
 
     Raises:
-        RuntimeError: it did not within ``timeout`` seconds.
+        OSError: the address is taken, or the jail has no loopback interface.
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", RELAY_PORT), timeout=0.5).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the jail's sandbox relay did not start") from None
-            time.sleep(0.002)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.bind(("127.0.0.1", SANDBOX_PORT))
+        listener.listen(64)
+    except BaseException:
+        listener.close()
+        raise
+    return listener

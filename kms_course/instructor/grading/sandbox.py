@@ -3,8 +3,9 @@
 The student's kernel talks to this server (``KMS_COURSE_BACKEND=moto-server``), so the sandbox's
 data lives in the grader's process, out of reach of the student's code: a kernel can change it
 only by calling KMS. A jailed kernel (:mod:`kms_course.instructor.grading.jail`) reaches it only
-through a Unix socket made for its submission alone (:meth:`GradingServer.channel`), which its jail
-relays to ``127.0.0.1:4566``; an unjailed one (``--no-jail``) over loopback TCP. moto's control
+at ``127.0.0.1:4566`` of its own jail, a listening socket made there and served for its
+submission alone (:meth:`GradingServer.channel`); an unjailed one (``--no-jail``) over loopback
+TCP. moto's control
 endpoints (``/moto-api/...``: reset, seed, state transitions, recorder;
 https://docs.getmoto.org/en/latest/docs/server_mode.html) are refused to the kernel; the grader
 resets the data in-process between submissions. What one submission may send is limited
@@ -17,10 +18,9 @@ import contextlib
 import json
 import os
 import re
-import shutil
-import tempfile
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
@@ -174,20 +174,26 @@ class GradingServer:
             self._httpd = None
 
     @contextlib.contextmanager
-    def channel(self) -> Iterator[str]:
-        """A Unix socket to this server for one submission's jail: its path, removed (and the
-        listener closed) on exit, so no later submission can reach it."""
-        folder = tempfile.mkdtemp(prefix="kms-chan-")
-        path = os.path.join(folder, "sandbox.sock")
-        httpd = _serve(f"unix://{path}", 0, StudentSide(self.app))
+    def channel(self) -> Iterator[Callable[[socket.socket], None]]:
+        """This server for one submission's jail: yields ``serve(listener)``, which answers on
+        the listening socket made inside that jail
+        (:func:`kms_course.instructor.grading.jail.open_sandbox_listener`, given to
+        :class:`kms_course.instructor.grading.zygote.JailSpec`) and takes it over. On exit the
+        socket is closed, so no later submission can reach this server through it."""
+        servers: list[Any] = []
+
+        def serve(listener: socket.socket) -> None:
+            with listener:  # werkzeug serves a copy of it
+                servers.append(_serve("127.0.0.1", 0, StudentSide(self.app), fd=listener.fileno()))
+
         try:
-            yield path
+            yield serve
         finally:
-            # unreachable at once (no path, no new connection); the serving loop notices its
-            # shutdown only at its next poll (up to 0.5 s), so it is stopped in the background
-            # instead of making every submission wait for it
-            shutil.rmtree(folder, ignore_errors=True)
-            threading.Thread(target=_stop, args=(httpd,), daemon=True).start()
+            # the jail (and with it every process that could connect) has ended by now; the
+            # serving loop notices its shutdown only at its next poll (up to 0.5 s), so it is
+            # stopped in the background instead of making every submission wait for it
+            for httpd in servers:
+                threading.Thread(target=_stop, args=(httpd,), daemon=True).start()
 
     def reset(self, max_request: int | None = None, max_total: int | None = None) -> None:
         """Empty the sandbox in-process (moto's backend reset) and start a new storage budget
@@ -219,7 +225,7 @@ class GradingServer:
             home: a fresh folder for the kernel's ``KMS_COURSE_HOME``.
             jailed: the kernel runs in a jail (:mod:`kms_course.instructor.grading.jail`): it gets
                 only what Python and the course need, none of the grader's environment, and reaches
-                the server through its jail's relay.
+                the server at its jail's own ``127.0.0.1:4566`` (:meth:`channel`).
         """
         from kms_course.instructor.grading import jail
 
@@ -237,7 +243,7 @@ class GradingServer:
         env.update(
             {
                 "KMS_COURSE_BACKEND": "moto-server",
-                "KMS_COURSE_SERVER_URL": jail.RELAY_URL if jailed else self.url,
+                "KMS_COURSE_SERVER_URL": jail.SANDBOX_URL if jailed else self.url,
                 "KMS_COURSE_REGION": self.region,
                 "KMS_COURSE_HOME": home,
                 "KMS_COURSE_GRADING": "1",
@@ -250,9 +256,10 @@ class GradingServer:
         return env
 
 
-def _serve(host: str, port: int, app: Any):
-    """A threaded werkzeug server for ``app`` on ``host:port`` (``unix://PATH`` for a Unix
-    socket, https://werkzeug.palletsprojects.com/en/stable/serving/), serving in a thread."""
+def _serve(host: str, port: int, app: Any, fd: int | None = None):
+    """A threaded werkzeug server for ``app`` on ``host:port``, or on a copy of the listening
+    socket ``fd`` when given (https://werkzeug.palletsprojects.com/en/stable/serving/), serving
+    in a thread."""
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
@@ -260,7 +267,7 @@ def _serve(host: str, port: int, app: Any):
         def log_request(self, *args: Any, **kwargs: Any) -> None:
             pass
 
-    httpd = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
+    httpd = make_server(host, port, app, threaded=True, request_handler=QuietHandler, fd=fd)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd
 

@@ -190,8 +190,8 @@ def _run(w: _Worker, master: Master, nb) -> dict[str, Any]:
     )
     decide = lambda ex, values: run_check(ex, w.kms, values)  # noqa: E731
     if w.config.jail:
-        with w.server.channel() as socket_path:
-            spec = execution.JailSpec(socket_path, limits, w.trees, w.secrets)
+        with w.server.channel() as serve:
+            spec = execution.JailSpec(serve, limits, w.trees, w.secrets)
             report = execution.execute(
                 graded, master.answers(), decide,
                 env={**w.server.kernel_env(f"{JAIL_HOME}/.kms-course", jailed=True),

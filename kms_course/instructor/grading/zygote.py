@@ -20,12 +20,14 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
@@ -78,29 +80,46 @@ OPTIONAL_PRELOAD = (
 KERNEL_OPTIONS = ("--InteractiveShell.xmode=Minimal", "--HistoryManager.enabled=False")
 
 
+#: Seconds the worker waits for a jailed kernel's sandbox listener (sent before its pid).
+HANDOFF_TIMEOUT = 30.0
+#: In the zygote: its end of the handoff socket (set by :func:`main`).
+_HANDOFF_FD = -1
+
+
 class Zygote:
     """The template process of one worker; :meth:`spawn` returns the pid of a new kernel."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
+        #: this end of the Unix socket pair a jailed kernel's sandbox listener comes back on
+        self._handoff: socket.socket | None = None
 
     def _start(self) -> subprocess.Popen:
         if self._proc is None or self._proc.poll() is not None:
+            if self._handoff is not None:
+                self._handoff.close()
+            self._handoff, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._handoff.settimeout(HANDOFF_TIMEOUT)
             # -I: no current folder, user site or PYTHON* settings in sys.path (a jailed kernel
             # sees only the Python installation and the package); a clean environment, since a
             # forked kernel's /proc/self/environ shows the zygote's.
-            self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "kms_course.instructor.grading.zygote"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
-                cwd="/",
-                env=_zygote_env(),
-                start_new_session=True,
-                preexec_fn=jail.die_with_parent,
-            )
+            try:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-I", "-m", "kms_course.instructor.grading.zygote",
+                     str(theirs.fileno())],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                    cwd="/",
+                    env=_zygote_env(),
+                    start_new_session=True,
+                    preexec_fn=jail.die_with_parent,
+                    pass_fds=(theirs.fileno(),),
+                )
+            finally:
+                theirs.close()
             ready = self._proc.stdout.readline()
             if ready.strip() != "ready":
                 raise RuntimeError("the kernel zygote did not start")
@@ -108,15 +127,20 @@ class Zygote:
 
     def spawn(
         self, argv: list[str], env: dict[str, str], cwd: str, jail: dict[str, Any] | None = None
-    ) -> int:
-        """Fork a kernel running ``ipykernel_launcher argv`` with ``env`` in ``cwd``; its pid.
+    ) -> tuple[int, socket.socket | None]:
+        """Fork a kernel running ``ipykernel_launcher argv`` with ``env`` in ``cwd``.
+
+        Returns:
+            Its pid, and for a jailed kernel the listening socket made inside its jail
+            (:func:`kms_course.instructor.grading.jail.open_sandbox_listener`) that the
+            submission's sandbox server is to answer on (None unjailed); the caller owns it.
 
         Args:
             argv: the kernel's arguments (after ``ipykernel_launcher``).
             env: its whole environment.
             cwd: its working folder (inside the jail when ``jail`` is given).
             jail: ``{"holder": pid, "uid": uid, "limits": JailLimits fields}``: the kernel
-                joins the jail whose relay process is ``pid`` as user ``uid``
+                joins the jail whose first process is ``pid`` as user ``uid``
                 (:func:`kms_course.instructor.grading.jail.enter`).
 
         Raises:
@@ -129,15 +153,29 @@ class Zygote:
             proc.stdin.write(json.dumps(request) + "\n")
             proc.stdin.flush()
             line = proc.stdout.readline()
-        if not line.strip().isdigit():
-            raise RuntimeError(f"the kernel zygote did not start a kernel: {line.strip() or 'no answer'}")
-        return int(line)
+            if not line.strip().isdigit():
+                raise RuntimeError(
+                    f"the kernel zygote did not start a kernel: {line.strip() or 'no answer'}")
+            listener = self._receive_listener() if jail else None
+        return int(line), listener
+
+    def _receive_listener(self) -> socket.socket:
+        try:
+            _, fds, _, _ = socket.recv_fds(self._handoff, 16, 1)
+        except OSError as error:
+            raise RuntimeError(f"the jailed kernel sent no sandbox listener: {error}") from None
+        if not fds:
+            raise RuntimeError("the jailed kernel sent no sandbox listener")
+        return socket.socket(fileno=fds[0])
 
     def close(self) -> None:
         """Stop the zygote (running kernels are not affected)."""
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
+        if self._handoff is not None:
+            self._handoff.close()
+            self._handoff = None
 
 
 _ZYGOTE = Zygote()
@@ -222,7 +260,9 @@ class ZygoteProvisioner(LocalProvisioner):
                             "limits": asdict(spec.limits)}
             cwd = jail.HOME
         try:
-            pid = _ZYGOTE.spawn(argv, env, cwd, jail_request)
+            pid, listener = _ZYGOTE.spawn(argv, env, cwd, jail_request)
+            if listener is not None:
+                spec.serve(listener)
         except BaseException:
             self.close_jail()
             raise
@@ -302,7 +342,9 @@ class JailSpec:
     """What a jailed kernel may see and use: see
     :class:`kms_course.instructor.grading.jail.Jail`."""
 
-    socket_path: str
+    #: answers on the listening socket made inside the jail, for this submission alone
+    #: (:meth:`kms_course.instructor.grading.sandbox.GradingServer.channel`); owns it
+    serve: Callable[[socket.socket], None]
     limits: jail.JailLimits
     trees: tuple[str, ...]
     secrets: tuple[str, ...]
@@ -312,7 +354,6 @@ class JailSpec:
         return jail.Jail(
             trees=map(Path, self.trees),
             secrets=map(Path, self.secrets),
-            socket_path=self.socket_path,
             connection_dir=connection_dir,
             limits=self.limits,
         ).start()
@@ -362,15 +403,28 @@ def _child(request: dict) -> None:
         os._exit(code)
 
 
+def _hand_over_listener() -> None:
+    """Inside the jail: make its sandbox listener and send it to the worker over the handoff
+    socket (``SCM_RIGHTS``, https://docs.python.org/3/library/socket.html#socket.send_fds)."""
+    listener = jail.open_sandbox_listener()
+    handoff = socket.socket(fileno=_HANDOFF_FD)
+    try:
+        socket.send_fds(handoff, [b"L"], [listener.fileno()])
+    finally:
+        handoff.detach()  # the fd stays the zygote's; the kernel closes it with the rest
+        listener.close()
+
+
 def _jailed_child(request: dict, report: int) -> None:
-    """In the forked child: join the jail, fork the kernel inside it, write its pid (as the
-    zygote sees it) or the reason it failed to ``report``, and exit (never returns)."""
+    """In the forked child: join the jail, hand its sandbox listener to the worker, fork the
+    kernel inside it, write its pid (as the zygote sees it) or the reason it failed to
+    ``report``, and exit (never returns)."""
     code = 1
     try:
         try:
             jail.enter(request["jail"]["holder"], request["jail"]["uid"])
             jail.apply_limits(jail.JailLimits(**request["jail"]["limits"]))
-            jail.wait_for_relay()
+            _hand_over_listener()
         except Exception as error:  # noqa: BLE001 (reported to the grader)
             os.write(report, f"cannot join the jail: {error}\n".encode())
             return
@@ -384,6 +438,41 @@ def _jailed_child(request: dict, report: int) -> None:
         os._exit(code)
 
 
+def _jailed_kernel(request: dict, report: int) -> None:
+    """In a child forked into the jail's PID namespace (as root): join the jail's other
+    namespaces, apply its limits, hand its sandbox listener to the worker and become the kernel,
+    or write why not to ``report`` and exit (never returns). ``report`` closes when the kernel
+    starts (:func:`_child` closes every inherited file), which tells the zygote that the join
+    worked."""
+    try:
+        jail.enter(request["jail"]["holder"], request["jail"]["uid"], join_pid=False)
+        jail.apply_limits(jail.JailLimits(**request["jail"]["limits"]))
+        _hand_over_listener()
+    except Exception as error:  # noqa: BLE001 (reported to the grader)
+        os.write(report, f"cannot join the jail: {error}\n".encode())
+        os._exit(1)
+    _child(request)
+
+
+def _spawn_as_root(request: dict) -> str:
+    """Fork the kernel straight into its jail (one fork, no launcher); its pid, or why not."""
+    read, write = os.pipe()
+    try:
+        with jail.children_born_in(request["jail"]["holder"]):
+            pid = os.fork()
+            if pid == 0:
+                os.close(read)
+                _jailed_kernel(request, write)
+    except OSError as error:
+        os.close(read)
+        return f"cannot join the jail: {error}"
+    finally:
+        os.close(write)
+    with os.fdopen(read, "rb") as answer:
+        failure = answer.readline().decode(errors="replace").strip()
+    return failure or str(pid)
+
+
 def _spawn(request: dict) -> str:
     """Fork a kernel for ``request`` (in its jail if it names one); its pid, or why not."""
     if not request.get("jail"):
@@ -391,6 +480,10 @@ def _spawn(request: dict) -> str:
         if pid == 0:
             _child(request)
         return str(pid)
+    if os.geteuid() == 0:
+        return _spawn_as_root(request)
+    # an ordinary user joins the jail's user namespace, which cannot be left again: a launcher
+    # joins it and forks the kernel into the jail
     read, write = os.pipe()
     if os.fork() == 0:
         os.close(read)
@@ -450,8 +543,14 @@ def _warm_botocore() -> None:
 
 
 def main() -> None:
-    """The zygote's loop: preload, then fork a kernel for each JSON request line on stdin."""
+    """The zygote's loop: preload, then fork a kernel for each JSON request line on stdin.
+
+    Its one argument is the file descriptor of its end of the handoff socket (:class:`Zygote`).
+    """
     import importlib
+
+    global _HANDOFF_FD
+    _HANDOFF_FD = int(sys.argv[1])
 
     for name in PRELOAD:
         importlib.import_module(name)

@@ -11,7 +11,7 @@ is for the instructor only).
 
 The zip written here holds::
 
-    setup.sh            apt-get installs python3, bubblewrap and socat (the grading jail),
+    setup.sh            apt-get installs python3 and bubblewrap (the grading jail),
                         then pip-installs course/ with the pinned versions of constraints.txt
     run_autograder      kms-course grade /autograder/submission --lesson STEM ..., then
                         python -m kms_course.instructor.lms.gradescope results ... (grades.json ->
@@ -60,8 +60,8 @@ SETUP_SH = """#!/usr/bin/env bash
 set -euxo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-# bubblewrap and socat: the jail each student kernel runs in (kms_course.instructor.grading.jail)
-apt-get install -y --no-install-recommends python3 python3-venv python3-pip bubblewrap socat
+# bubblewrap: the jail each student kernel runs in (kms_course.instructor.grading.jail)
+apt-get install -y --no-install-recommends python3 python3-venv python3-pip bubblewrap
 python3 -m venv {venv}
 {venv}/bin/python -m pip install --upgrade pip
 # pinned installs: constraints.txt is exported from uv.lock
