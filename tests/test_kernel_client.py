@@ -82,3 +82,27 @@ def test_a_kernel_that_dies_before_answering_is_reported(server):
             await km.shutdown_kernel(now=True)
 
     asyncio.run(run())
+
+
+def test_the_clients_sockets_retry_a_connection_every_few_milliseconds(server):
+    """ZeroMQ retries a connection to a kernel not yet listening after ZMQ_RECONNECT_IVL, 100 ms
+    by default (http://api.zeromq.org/master:zmq-setsockopt); a kernel start lost one or more
+    such intervals before the client's sockets were given a shorter one."""
+    import zmq
+
+    from kms_course.instructor.grading.kernel_client import RECONNECT_MS
+
+    async def run():
+        km = await _started(server)
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            return [channel.socket.getsockopt(zmq.RECONNECT_IVL)
+                    for channel in (kc.shell_channel, kc.iopub_channel, kc.control_channel)]
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+
+    assert RECONNECT_MS < 100
+    assert asyncio.run(run()) == [RECONNECT_MS] * 3
