@@ -21,7 +21,7 @@ Cache modes (``--caches``): ``cold`` gives pip ``PIP_NO_CACHE_DIR=1`` and uv an 
 folder of its own that one untimed run filled first (a second clone on the same machine). Both
 tools use the network in the same way (the package registry), and pip's own settings
 (``pip config list``) apply to both routes' pip steps. Medians are printed side by side with
-before/after ratios. Run from a clone:
+before/after ratios; the routes take turns run by run. Run from a clone:
 
     python3 benchmarks/bench_install.py --before a024c82 --after HEAD --runs 2
 """
@@ -154,17 +154,20 @@ def main() -> int:
     results: dict[tuple[str, str], list[tuple[float, float | None, dict[str, float]]]] = {}
     try:
         for mode in modes:
-            for name, rev, target in routes:
-                if mode == "warm":  # fill this route's caches once, untimed
+            if mode == "warm":  # fill each route's caches once, untimed
+                for name, rev, target in routes:
                     one_run(args.repo, rev, target, mode, tools, False, log)
-                runs = results.setdefault((mode, name), [])
-                steps = args.steps and rev == args.after
-                for i in range(args.runs):
+            # the routes take turns, so that a slow spell of the network or the machine falls on
+            # each of them alike
+            for i in range(args.runs):
+                for name, rev, target in routes:
+                    runs = results.setdefault((mode, name), [])
+                    steps = args.steps and rev == args.after
                     runs.append(one_run(args.repo, rev, target, mode, tools, not args.no_lab, log,
                                         steps))
                     lab = f", lab start {runs[-1][1]:.1f} s" if runs[-1][1] is not None else ""
-                    parts = (" (" + ", ".join(f"{k} {v:.1f} s" for k, v in runs[-1][2].items()) + ")"
-                             if steps else "")
+                    parts = (" (" + ", ".join(f"{k} {v:.1f} s" for k, v in runs[-1][2].items())
+                             + ")" if steps else "")
                     print(f"  {mode:4} {name}: run {i + 1}: install {runs[-1][0]:.1f} s{parts}{lab}",
                           flush=True)
     finally:
