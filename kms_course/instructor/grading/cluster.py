@@ -23,6 +23,7 @@ so starting a worker costs a fork, not a new Python importing boto3, moto and Ju
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import shutil
@@ -78,17 +79,22 @@ class GradingPlugin(WorkerPlugin):
 
     name = "kms-course-grading"
 
-    def __init__(self, config: GradeConfig, masters: dict[str, str], check_modules: tuple[str, ...]):
+    def __init__(self, config: GradeConfig, masters: dict[str, str], check_modules: tuple[str, ...],
+                 zygote_address: str | None = None):
         self.config = config
         self.masters = masters
         self.check_modules = check_modules
+        self.zygote_address = zygote_address
         self.folder: str | None = None
 
     def setup(self, worker: Any = None) -> None:
         from kms_course.instructor.grading import worker as grading
+        from kms_course.instructor.grading import zygote
         from kms_course.instructor.grading.jail import die_with_parent
 
         die_with_parent()  # a local worker never outlives the grader (or a remote one its nanny)
+        if self.zygote_address:
+            zygote.use_shared(self.zygote_address)
         _import_checks(self.check_modules)
         self.folder = tempfile.mkdtemp(prefix="kms-masters-")
         for name, text in self.masters.items():
@@ -175,12 +181,18 @@ def grade_on_dask(
     import dask
     from distributed import Client, as_completed
 
+    from kms_course.instructor.grading import zygote
+
     results: list[dict[str, Any]] = []
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+    with contextlib.ExitStack() as stack, dask.config.set(
+            {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        # the local cluster's workers share one kernel zygote of this machine (a remote
+        # cluster's workers start their own)
+        address = None if scheduler else stack.enter_context(zygote.shared())
         cluster = None if scheduler else local_cluster(jobs)
         client = Client(scheduler or cluster, set_as_default=False)
         try:
-            plugin = GradingPlugin(config, _masters_text(config), _check_modules())
+            plugin = GradingPlugin(config, _masters_text(config), _check_modules(), address)
             client.register_plugin(plugin, name=GradingPlugin.name)
             workers = max(1, len(client.scheduler_info().get("workers", {})) or jobs)
             queue = list(submissions)

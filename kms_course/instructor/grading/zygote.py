@@ -16,6 +16,7 @@ so nbclient drives it unchanged (interrupts, kills, liveness checks).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -25,9 +26,9 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
@@ -80,60 +81,104 @@ OPTIONAL_PRELOAD = (
 KERNEL_OPTIONS = ("--InteractiveShell.xmode=Minimal", "--HistoryManager.enabled=False")
 
 
-#: Seconds the worker waits for a jailed kernel's sandbox listener (sent before its pid).
-HANDOFF_TIMEOUT = 30.0
-#: In the zygote: its end of the handoff socket (set by :func:`main`).
+#: Seconds a worker waits for the zygote's answer (a kernel's pid, after its sandbox listener).
+ANSWER_TIMEOUT = 30.0
+#: In the zygote: the connection whose request it is serving (a jailed kernel's listener goes
+#: back on it; set by :func:`main`).
 _HANDOFF_FD = -1
 
 
+def _read_line(conn: socket.socket, start: bytes = b"") -> str:
+    """One answer line from the zygote (it sends nothing after it until the next request)."""
+    data = start
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(256)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace").strip()
+
+
+def _start_process(
+    listener: socket.socket | None = None, wait: bool = True
+) -> tuple[subprocess.Popen, socket.socket]:
+    """Start a zygote; it, and this process's connection to it. With ``listener`` (a listening
+    Unix socket) it also serves every process that connects there (:func:`shared`). With
+    ``wait`` False it returns at once: requests wait until the zygote has preloaded.
+
+    Raises:
+        RuntimeError: waited for, the zygote did not say it is ready.
+    """
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    fds = [theirs.fileno()] + ([listener.fileno()] if listener is not None else [])
+    # -I: no current folder, user site or PYTHON* settings in sys.path (a jailed kernel sees only
+    # the Python installation and the package); a clean environment, since a forked kernel's
+    # /proc/self/environ shows the zygote's.
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-m", "kms_course.instructor.grading.zygote", *map(str, fds)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd="/",
+            env=_zygote_env(),
+            start_new_session=True,
+            preexec_fn=jail.die_with_parent,
+            pass_fds=fds,
+        )
+    finally:
+        theirs.close()
+    mine.settimeout(ANSWER_TIMEOUT * 4)  # the preload takes seconds on a busy machine
+    if wait and _read_line(mine) != "ready":
+        proc.kill()
+        proc.wait()
+        mine.close()
+        raise RuntimeError("the kernel zygote did not start")
+    mine.settimeout(ANSWER_TIMEOUT)
+    return proc, mine
+
+
 class Zygote:
-    """The template process of one worker; :meth:`spawn` returns the pid of a new kernel."""
+    """A worker's way to its kernel zygote; :meth:`spawn` returns the pid of a new kernel.
 
-    def __init__(self) -> None:
+    Args:
+        address: the Unix socket of a zygote shared by this machine's workers (:func:`shared`),
+            or None for a zygote of this process's own. A shared zygote that is gone is replaced
+            by one of its own.
+    """
+
+    def __init__(self, address: str | None = None) -> None:
         self._lock = threading.Lock()
+        self.address = address
         self._proc: subprocess.Popen | None = None
-        #: this end of the Unix socket pair a jailed kernel's sandbox listener comes back on
-        self._handoff: socket.socket | None = None
+        self._conn: socket.socket | None = None
 
-    def _start(self) -> subprocess.Popen:
-        if self._proc is None or self._proc.poll() is not None:
-            if self._handoff is not None:
-                self._handoff.close()
-            self._handoff, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            self._handoff.settimeout(HANDOFF_TIMEOUT)
-            # -I: no current folder, user site or PYTHON* settings in sys.path (a jailed kernel
-            # sees only the Python installation and the package); a clean environment, since a
-            # forked kernel's /proc/self/environ shows the zygote's.
+    def _connection(self) -> socket.socket:
+        if self._conn is not None and (self._proc is None or self._proc.poll() is None):
+            return self._conn
+        self._drop()
+        if self.address:
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                self._proc = subprocess.Popen(
-                    [sys.executable, "-I", "-m", "kms_course.instructor.grading.zygote",
-                     str(theirs.fileno())],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                    text=True,
-                    cwd="/",
-                    env=_zygote_env(),
-                    start_new_session=True,
-                    preexec_fn=jail.die_with_parent,
-                    pass_fds=(theirs.fileno(),),
-                )
-            finally:
-                theirs.close()
-            ready = self._proc.stdout.readline()
-            if ready.strip() != "ready":
-                raise RuntimeError("the kernel zygote did not start")
-        return self._proc
+                conn.connect(self.address)
+                conn.settimeout(ANSWER_TIMEOUT)
+                self._conn = conn
+                return conn
+            except OSError:
+                conn.close()
+                self.address = None  # the shared zygote is gone: start one of this process's own
+        self._proc, self._conn = _start_process()
+        return self._conn
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def spawn(
         self, argv: list[str], env: dict[str, str], cwd: str, jail: dict[str, Any] | None = None
     ) -> tuple[int, socket.socket | None]:
         """Fork a kernel running ``ipykernel_launcher argv`` with ``env`` in ``cwd``.
-
-        Returns:
-            Its pid, and for a jailed kernel the listening socket made inside its jail
-            (:func:`kms_course.instructor.grading.jail.open_sandbox_listener`) that the
-            submission's sandbox server is to answer on (None unjailed); the caller owns it.
 
         Args:
             argv: the kernel's arguments (after ``ipykernel_launcher``).
@@ -143,42 +188,82 @@ class Zygote:
                 joins the jail whose first process is ``pid`` as user ``uid``
                 (:func:`kms_course.instructor.grading.jail.enter`).
 
+        Returns:
+            Its pid, and for a jailed kernel the listening socket made inside its jail
+            (:func:`kms_course.instructor.grading.jail.open_sandbox_listener`) that the
+            submission's sandbox server is to answer on (None unjailed); the caller owns it.
+
         Raises:
             RuntimeError: the zygote died and could not be restarted, or the kernel could not
                 join its jail (the message says why).
         """
-        request = {"argv": argv, "env": env, "cwd": cwd, "jail": jail}
+        request = (json.dumps({"argv": argv, "env": env, "cwd": cwd, "jail": jail}) + "\n").encode()
         with self._lock:
-            proc = self._start()
-            proc.stdin.write(json.dumps(request) + "\n")
-            proc.stdin.flush()
-            line = proc.stdout.readline()
-            if not line.strip().isdigit():
-                raise RuntimeError(
-                    f"the kernel zygote did not start a kernel: {line.strip() or 'no answer'}")
-            listener = self._receive_listener() if jail else None
+            conn = self._connection()
+            listener = None
+            try:
+                conn.sendall(request)
+                first = b""
+                if jail:  # the listener comes first, on a byte of its own (SCM_RIGHTS)
+                    first, fds, _, _ = socket.recv_fds(conn, 1, 1)
+                    if fds:
+                        listener, first = socket.socket(fileno=fds[0]), b""
+                line = _read_line(conn, first)
+            except OSError as error:
+                self._drop()
+                raise RuntimeError(f"the kernel zygote did not answer: {error}") from None
+            if not line:
+                self._drop()
+        if not line.isdigit():
+            if listener is not None:
+                listener.close()
+            raise RuntimeError(f"the kernel zygote did not start a kernel: {line or 'no answer'}")
+        if jail and listener is None:
+            raise RuntimeError("the jailed kernel sent no sandbox listener")
         return int(line), listener
 
-    def _receive_listener(self) -> socket.socket:
-        try:
-            _, fds, _, _ = socket.recv_fds(self._handoff, 16, 1)
-        except OSError as error:
-            raise RuntimeError(f"the jailed kernel sent no sandbox listener: {error}") from None
-        if not fds:
-            raise RuntimeError("the jailed kernel sent no sandbox listener")
-        return socket.socket(fileno=fds[0])
-
     def close(self) -> None:
-        """Stop the zygote (running kernels are not affected)."""
+        """Stop this process's own zygote, or leave the shared one (running kernels are not
+        affected)."""
+        self._drop()
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
-        if self._handoff is not None:
-            self._handoff.close()
-            self._handoff = None
 
 
 _ZYGOTE = Zygote()
+
+
+def use_shared(address: str) -> None:
+    """In a worker: start kernels through the shared zygote at ``address`` (:func:`shared`)."""
+    global _ZYGOTE
+    _ZYGOTE = Zygote(address)
+
+
+@contextlib.contextmanager
+def shared() -> Iterator[str]:
+    """One zygote for all the workers of this machine: yields the address to give them
+    (:func:`use_shared`); it stops on exit.
+
+    One zygote instead of one per worker saves its memory and its start (about 60 MiB of PSS and
+    a second of CPU per worker; benchmarks/bench_grading.py). Its socket lies in a folder only
+    this user can enter, which no jail sees.
+    """
+    folder = tempfile.mkdtemp(prefix="kms-zygote-")
+    path = os.path.join(folder, "zygote.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    owner = Zygote()
+    try:
+        listener.bind(path)
+        listener.listen(64)
+        # its preload (a second or more) overlaps the workers' own start
+        owner._proc, owner._conn = _start_process(listener, wait=False)
+        listener.close()
+        yield path
+    finally:
+        listener.close()
+        owner.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class _ForkedProcess:
@@ -545,12 +630,10 @@ def _warm_botocore() -> None:
 def main() -> None:
     """The zygote's loop: preload, then fork a kernel for each JSON request line on stdin.
 
-    Its one argument is the file descriptor of its end of the handoff socket (:class:`Zygote`).
+    Its arguments are the file descriptors of its connection to the process that started it
+    and, when it serves every worker of the machine (:func:`shared`), of its listening socket.
     """
     import importlib
-
-    global _HANDOFF_FD
-    _HANDOFF_FD = int(sys.argv[1])
 
     for name in PRELOAD:
         importlib.import_module(name)
@@ -570,9 +653,46 @@ def main() -> None:
     gc.freeze()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped automatically,
     jail.become_subreaper()  # jailed ones too, whose launcher exits at once (they'd go to init)
-    print("ready", flush=True)
-    for line in sys.stdin:
-        print(_spawn(json.loads(line)), flush=True)
+    owner = socket.socket(fileno=int(sys.argv[1]))
+    listener = socket.socket(fileno=int(sys.argv[2])) if len(sys.argv) > 2 else None
+    owner.sendall(b"ready\n")
+    _serve(owner, listener)
+
+
+def _serve(owner: socket.socket, listener: socket.socket | None) -> None:
+    """Answer each request line of each connection with a kernel's pid or why not, until the
+    owner's connection closes."""
+    import selectors
+
+    global _HANDOFF_FD
+    selector = selectors.DefaultSelector()
+    pending: dict[socket.socket, bytes] = {owner: b""}
+    selector.register(owner, selectors.EVENT_READ)
+    if listener is not None:
+        selector.register(listener, selectors.EVENT_READ)
+    while True:
+        for key, _ in selector.select():
+            conn = key.fileobj
+            if conn is listener:
+                client, _ = listener.accept()
+                pending[client] = b""
+                selector.register(client, selectors.EVENT_READ)
+                continue
+            try:
+                data = conn.recv(1 << 20)
+                pending[conn] += data
+                while data and b"\n" in pending[conn]:
+                    line, pending[conn] = pending[conn].split(b"\n", 1)
+                    _HANDOFF_FD = conn.fileno()
+                    conn.sendall((_spawn(json.loads(line)) + "\n").encode())
+            except (OSError, ValueError):  # that worker is gone, or sent nonsense
+                data = b""
+            if not data:
+                if conn is owner:
+                    return
+                selector.unregister(conn)
+                del pending[conn]
+                conn.close()
 
 
 if __name__ == "__main__":
