@@ -101,3 +101,47 @@ def test_outside_the_zygote_the_sandbox_replaces_an_earlier_default_session(monk
     monkeypatch.setattr(os, "environ", dict(os.environ))
     sandbox._use_sandbox_environment("us-east-1")
     assert boto3.DEFAULT_SESSION is None
+
+
+def _parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
+def _kill(pid: int) -> None:
+    import signal
+
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def test_workers_share_one_zygote_and_fall_back_to_their_own_when_it_is_gone(tmp_path):
+    """zygote.shared(): every worker's kernels are children of the one shared zygote; a worker
+    leaving does not stop it for the others; once it is gone a worker starts a zygote of its own
+    instead of failing its submissions."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    argv = ["-f", str(tmp_path / "unused.json")]  # the kernel exits: only its parent matters
+    with zygote.shared() as address:
+        first, second = zygote.Zygote(address), zygote.Zygote(address)
+        pids = []
+        try:
+            pid_a, listener_a = first.spawn(argv, env, str(tmp_path))
+            shared_pid = _parent_of(pid_a)
+            first.close()  # this worker leaves; the zygote keeps serving the other one
+            pid_b, listener_b = second.spawn(argv, env, str(tmp_path))
+            pids = [pid_a, pid_b]
+            assert (listener_a, listener_b) == (None, None)  # unjailed: no sandbox listener
+            assert pid_a != pid_b and _parent_of(pid_b) == shared_pid
+            assert first._proc is None and second._proc is None  # no zygote of their own
+        finally:
+            for pid in pids:
+                _kill(pid)
+    # the shared zygote is gone now: the next spawn starts the worker's own
+    try:
+        pid_c, _ = second.spawn(argv, env, str(tmp_path))
+        assert second._proc is not None and _parent_of(pid_c) == second._proc.pid
+        _kill(pid_c)
+    finally:
+        second.close()

@@ -199,21 +199,16 @@ class Zygote:
         """
         request = (json.dumps({"argv": argv, "env": env, "cwd": cwd, "jail": jail}) + "\n").encode()
         with self._lock:
-            conn = self._connection()
-            listener = None
+            shared = self.address is not None
             try:
-                conn.sendall(request)
-                first = b""
-                if jail:  # the listener comes first, on a byte of its own (SCM_RIGHTS)
-                    first, fds, _, _ = socket.recv_fds(conn, 1, 1)
-                    if fds:
-                        listener, first = socket.socket(fileno=fds[0]), b""
-                line = _read_line(conn, first)
-            except OSError as error:
-                self._drop()
-                raise RuntimeError(f"the kernel zygote did not answer: {error}") from None
-            if not line:
-                self._drop()
+                line, listener = self._ask(request, bool(jail))
+            except RuntimeError:
+                if not shared:
+                    raise
+                # the shared zygote is gone (its kernels with it): once more, through a zygote
+                # of this process's own
+                self.address = None
+                line, listener = self._ask(request, bool(jail))
         if not line.isdigit():
             if listener is not None:
                 listener.close()
@@ -221,6 +216,26 @@ class Zygote:
         if jail and listener is None:
             raise RuntimeError("the jailed kernel sent no sandbox listener")
         return int(line), listener
+
+    def _ask(self, request: bytes, jailed: bool) -> tuple[str, socket.socket | None]:
+        """Send one request; the zygote's answer line and the jailed kernel's listener."""
+        conn = self._connection()
+        listener = None
+        try:
+            conn.sendall(request)
+            first = b""
+            if jailed:  # the listener comes first, on a byte of its own (SCM_RIGHTS)
+                first, fds, _, _ = socket.recv_fds(conn, 1, 1)
+                if fds:
+                    listener, first = socket.socket(fileno=fds[0]), b""
+            line = _read_line(conn, first)
+        except OSError as error:
+            self._drop()
+            raise RuntimeError(f"the kernel zygote did not answer: {error}") from None
+        if not line:
+            self._drop()
+            raise RuntimeError("the kernel zygote did not answer: it ended")
+        return line, listener
 
     def close(self) -> None:
         """Stop this process's own zygote, or leave the shared one (running kernels are not
