@@ -6,6 +6,7 @@ bracketed by ``status: busy`` and ``status: idle`` on IOPub, with the request as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import tempfile
@@ -32,13 +33,23 @@ async def _started(server) -> ZygoteKernelManager:
     return km
 
 
+@contextlib.asynccontextmanager
+async def _ready_client(server):
+    """A client of a new kernel, after its wait_for_ready; both are stopped on exit."""
+    km = await _started(server)
+    kc = km.client()
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=60)
+        yield kc
+    finally:
+        kc.stop_channels()
+        await km.shutdown_kernel(now=True)
+
+
 def test_a_ready_kernel_answers_and_its_kernel_info_is_drained(server):
     async def run():
-        km = await _started(server)
-        kc = km.client()
-        kc.start_channels()
-        try:
-            await kc.wait_for_ready(timeout=60)
+        async with _ready_client(server) as kc:
             leftovers = []
             try:
                 while True:
@@ -57,9 +68,6 @@ def test_a_ready_kernel_answers_and_its_kernel_info_is_drained(server):
                 if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                     break
             return type(kc), leftovers, reply["content"]["status"], output
-        finally:
-            kc.stop_channels()
-            await km.shutdown_kernel(now=True)
 
     kind, leftovers, status, output = asyncio.run(run())
     assert kind is GradingKernelClient
@@ -93,16 +101,9 @@ def test_the_clients_sockets_retry_a_connection_every_few_milliseconds(server):
     from kms_course.instructor.grading.kernel_client import RECONNECT_MS
 
     async def run():
-        km = await _started(server)
-        kc = km.client()
-        kc.start_channels()
-        try:
-            await kc.wait_for_ready(timeout=60)
+        async with _ready_client(server) as kc:
             return [channel.socket.getsockopt(zmq.RECONNECT_IVL)
                     for channel in (kc.shell_channel, kc.iopub_channel, kc.control_channel)]
-        finally:
-            kc.stop_channels()
-            await km.shutdown_kernel(now=True)
 
     assert RECONNECT_MS < 100
     assert asyncio.run(run()) == [RECONNECT_MS] * 3
