@@ -12,7 +12,20 @@ from __future__ import annotations
 import multiprocessing
 from multiprocessing import forkserver
 
-#: What the local workers' forkserver imports before forking any worker.
+#: What a grading worker imports besides, when its sandbox server first answers: the moto
+#: services the lessons call (KMS; S3, IAM and STS in lessons 08 and 10) and the grading modules.
+WORKER_MODULES = (
+    "moto.backends",
+    "moto.kms.models", "moto.kms.responses",
+    "moto.s3.models", "moto.s3.responses",
+    "moto.iam.models", "moto.iam.responses",
+    "moto.sts.models", "moto.sts.responses",
+    "kms_course.instructor.grading.sandbox",
+    "kms_course.instructor.grading.execute",
+    "kms_course.instructor.grading.zygote",
+)
+#: What the local workers' forkserver imports before forking any worker; the last freezes the
+#: heap (:mod:`kms_course.instructor.grading.heap_freeze`).
 PRELOAD = (
     "distributed",
     "boto3",
@@ -23,6 +36,8 @@ PRELOAD = (
     "kms_course.sandbox.rules",
     "kms_course.instructor.grading.worker",
     "kms_course.lessons.checks",
+    *WORKER_MODULES,
+    "kms_course.instructor.grading.heap_freeze",
 )
 
 

@@ -24,27 +24,14 @@ from kms_course.instructor.grading import worker
 from kms_course.instructor.grading.worker import GradeConfig
 
 
-#: What a worker imports besides, when its sandbox server first answers: the moto services the
-#: lessons call (KMS; S3, IAM and STS in lessons 08 and 10) and the grading modules themselves.
-WORKER_MODULES = (
-    "moto.backends",
-    "moto.kms.models", "moto.kms.responses",
-    "moto.s3.models", "moto.s3.responses",
-    "moto.iam.models", "moto.iam.responses",
-    "moto.sts.models", "moto.sts.responses",
-    "kms_course.instructor.grading.sandbox",
-    "kms_course.instructor.grading.execute",
-    "kms_course.instructor.grading.zygote",
-)
-
-
 def preload() -> None:
     """Import what every worker needs, once, before forking, and keep it out of the workers'
     garbage collections (https://docs.python.org/3/library/gc.html#gc.freeze): a collection in a
     forked worker would otherwise touch, and so copy, every inherited object's page (measured
     with benchmarks/bench_grading.py: 100 of a worker's 107 MiB were its own before, 67 after)."""
-    import gc
     import importlib
+
+    from kms_course.instructor.grading.forkserver import WORKER_MODULES
 
     import boto3  # noqa: F401
     import jupyter_client  # noqa: F401
@@ -58,8 +45,9 @@ def preload() -> None:
     load_all()
     for name in WORKER_MODULES:
         importlib.import_module(name)
-    gc.collect()
-    gc.freeze()
+    from kms_course.instructor.grading import heap_freeze
+
+    heap_freeze.freeze()  # again if this process imported it before
 
 
 def _init(config: GradeConfig, parent: int, zygote_address: str) -> None:
