@@ -453,7 +453,30 @@ def test_lesson_plan_rule(tmp_path):
     _write(fixture.submission({}), tmp_path / "a" / "cat" / f"{fixture.LESSON}.ipynb")
     assert plan(discover([str(tmp_path / "a")]), lessons).lesson == fixture.LESSON
     _write(fixture.submission({}), tmp_path / "a" / "bob" / f"{fixture.LESSON}.ipynb")
+    assert plan(discover([str(tmp_path / "a")]), lessons).lesson == fixture.LESSON  # 1 of 3: a stray
+    _write(fixture.master(("91-key",)), tmp_path / "a" / "cat" / f"{fixture.OTHER_LESSON}.ipynb")
     assert plan(discover([str(tmp_path / "a")]), lessons).lesson is None  # several lessons on purpose
+
+
+def test_one_student_cannot_choose_the_classs_lessons(tmp_path):
+    """A hostile student's trial: one student's extra notebook of another lesson, or a symbolic
+    link to the masters (status symlink, never graded), turned the class into a several-lessons
+    batch, so every honest classmate got that lesson's columns, points and "missing" status."""
+    from kms_course.instructor.grading.class_lesson import plan
+    from kms_course.instructor.grading.submissions import discover
+
+    lessons = {fixture.LESSON: ["90-key", "90-blob"], fixture.OTHER_LESSON: ["91-key"]}
+    masters = fixture.write_masters(tmp_path / "masters")
+    for student in ("alice", "bob", "eve"):
+        _write(fixture.submission({}), tmp_path / "a" / student / f"{fixture.LESSON}.ipynb")
+    _write(fixture.master(("91-key",)), tmp_path / "a" / "eve" / f"{fixture.OTHER_LESSON}.ipynb")
+    chosen = plan(discover([str(tmp_path / "a")]), lessons)
+    assert (chosen.lesson, chosen.by) == (fixture.LESSON, "class")  # 1 of 3: a stray
+    for student in ("alice", "bob"):
+        _write(fixture.submission({}), tmp_path / "b" / student / f"{fixture.LESSON}.ipynb")
+    (tmp_path / "b" / "eve").symlink_to(masters, target_is_directory=True)
+    chosen = plan(discover([str(tmp_path / "b")]), lessons)
+    assert (chosen.lesson, chosen.by, chosen.counts) == (fixture.LESSON, "class", {fixture.LESSON: 2})
 
 
 # --- bad input -------------------------------------------------------------------------------

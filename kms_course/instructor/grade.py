@@ -16,13 +16,14 @@ Which lesson each submission is graded against
 
 Without --lesson, each submission's lesson is the one its file name names, else the one
 its exercise ids name, and:
-  * if some student submitted notebooks of two or more lessons (one folder per student
-    holding several lesson notebooks), each submission is graded as its own lesson and
-    grades.csv has the columns of every lesson submitted;
+  * if at least half of the students submitted notebooks of two or more lessons (one folder
+    per student holding several lesson notebooks), each submission is graded as its own
+    lesson and grades.csv has the columns of every lesson submitted;
   * otherwise the class's lesson is the one most submissions belong to: every submission is
     graded against it, and one of another lesson gets the status wrong-lesson (grade it
     separately with --lesson <stem>). A tie between lessons is an error: pass --lesson.
-A file whose name and exercise ids name different lessons is always wrong-lesson.
+A file whose name and exercise ids name different lessons is always wrong-lesson; a symbolic
+link (never graded) counts for no lesson.
 """
 
 from __future__ import annotations
@@ -43,13 +44,14 @@ from kms_course.instructor.grading import limits as execution
 #: The lesson rule, shown by ``kms-course grade --help``.
 LESSON_RULE = """Without --lesson, each submission's lesson is the one its file name names, else the one
 its exercise ids name, and:
-  * if some student submitted notebooks of two or more lessons (one folder per student
-    holding several lesson notebooks), each submission is graded as its own lesson and
-    grades.csv has the columns of every lesson submitted;
+  * if at least half of the students submitted notebooks of two or more lessons (one folder
+    per student holding several lesson notebooks), each submission is graded as its own
+    lesson and grades.csv has the columns of every lesson submitted;
   * otherwise the class's lesson is the one most submissions belong to: every submission is
     graded against it, and one of another lesson gets the status wrong-lesson (grade it
     separately with --lesson <stem>). A tie between lessons is an error: pass --lesson.
-A file whose name and exercise ids name different lessons is always wrong-lesson."""
+A file whose name and exercise ids name different lessons is always wrong-lesson; a symbolic
+link (never graded) counts for no lesson."""
 
 
 

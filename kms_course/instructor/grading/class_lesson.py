@@ -2,17 +2,20 @@
 
 The rule, decided in the grader's process before any student code runs:
 
-* **Several lessons on purpose.** If some student submitted notebooks of two or more different
-  lessons (one folder per student holding several lesson notebooks), every submission is graded
-  as its own lesson and the gradebook has the columns of every lesson submitted.
-* **One lesson for the class.** Otherwise each student submitted a single lesson, and the class's
-  lesson is the one most submissions belong to. Every submission is graded against it; one of
+* **Several lessons on purpose.** If at least half of the students submitted notebooks of two or
+  more different lessons (one folder per student holding several lesson notebooks), every
+  submission is graded as its own lesson and the gradebook has the columns of every lesson
+  submitted. Fewer than half are strays: one student's extra notebook must not add its lesson's
+  columns and points to every classmate (found by a hostile student's trial).
+* **One lesson for the class.** Otherwise the class's lesson is the one most submissions
+  belong to. Every submission is graded against it; one of
   another lesson gets the status ``wrong-lesson`` and a message saying to grade it separately
   with ``--lesson <stem>``, so a stray notebook never adds its lesson's columns and points to
   every student. A tie between lessons is an error asking for ``--lesson``.
 
 A submission's lesson here is the one its file name names, else the one its exercise ids name
-(:mod:`kms_course.instructor.grading.submissions`). A file whose name and exercise ids name
+(:mod:`kms_course.instructor.grading.submissions`); a symbolic link counts for no lesson (it is
+never graded: status ``symlink``). A file whose name and exercise ids name
 different lessons is ``wrong-lesson`` in every mode (see
 :func:`kms_course.instructor.grading.worker.grade`).
 """
@@ -28,6 +31,7 @@ from kms_course.instructor.grading.submissions import (
     lesson_by_content,
     lesson_by_name,
     read_notebook,
+    symlinked,
 )
 
 
@@ -82,12 +86,17 @@ def plan(
     per_student: dict[str, set[str]] = defaultdict(set)
     counts: Counter[str] = Counter()
     own: dict[tuple[str, str], str | None] = {}
+    students = {submission.student for submission in submissions}
     for submission in submissions:
+        if symlinked(submission.path):
+            own[(submission.student, submission.key)] = None
+            continue
         lesson = own[(submission.student, submission.key)] = submission_lesson(submission, lessons)
         if lesson is not None:
             counts[lesson] += 1
             per_student[submission.student].add(lesson)
-    if not counts or any(len(found) > 1 for found in per_student.values()):
+    several = sum(1 for found in per_student.values() if len(found) > 1)
+    if not counts or (several and 2 * several >= len(students)):
         return LessonPlan(None, "own", dict(counts), own)
     ranked = counts.most_common()
     top = [lesson for lesson, n in ranked if n == ranked[0][1]]

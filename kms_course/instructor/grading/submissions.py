@@ -135,6 +135,11 @@ def sha256(path: str) -> str:
         return ""
 
 
+def symlinked(path: str) -> bool:
+    """True if ``path``, or a folder above it, is a symbolic link (its real path differs)."""
+    return os.path.realpath(path) != os.path.abspath(path)
+
+
 def read_notebook(path: str) -> tuple[NotebookNode | None, str, str]:
     """Read a submitted notebook without trusting it.
 
@@ -149,7 +154,7 @@ def read_notebook(path: str) -> tuple[NotebookNode | None, str, str]:
     import nbformat
     from nbformat.v4.rwbase import rejoin_lines
 
-    if os.path.realpath(path) != os.path.abspath(path):
+    if symlinked(path):
         return None, "symlink", ("the submission is a symbolic link, not a notebook file: "
                                  "submit the notebook itself")
     try:
