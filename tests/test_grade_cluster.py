@@ -181,3 +181,39 @@ def test_the_local_workers_run_no_profiler():
             lambda dask_scheduler: list(dask_scheduler.extensions))
     assert list(seen.values()) == [(False, "5s", "1s")]
     assert not stealing
+
+
+# --- bad input (a new user's trial: a traceback and a 66 s hang, a 35 s wait with no advice) ---
+
+def test_a_scheduler_address_of_no_dask_scheme_is_refused_at_once(tmp_path, capsys):
+    started = time.monotonic()
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out"),
+                  "--scheduler", "nonsense://x"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert exit_.value.code == 2 and time.monotonic() - started < 10
+    assert "'nonsense://x' is not a Dask scheduler address" in err and "tcp://" in err
+
+
+def test_an_unreachable_scheduler_is_one_line_saying_what_to_do(tmp_path, capsys, monkeypatch):
+    from kms_course.instructor.grading import cluster as grading_cluster
+
+    monkeypatch.setattr(grading_cluster, "CONNECT_TIMEOUT", 1)
+    masters = fixture.write_masters(tmp_path / "masters")
+    subs = _write_class(tmp_path / "subs", {"ana": dict(fixture.SOLUTIONS)})
+    code = cli.main(["grade", str(subs), "--out", str(tmp_path / "out"), "--masters", str(masters),
+                     "--scheduler", "tcp://127.0.0.1:1", "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and "Traceback" not in err and "report" not in err.lower()
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in err
+    assert "`dask scheduler`" in err
+
+
+def test_dask_missing_is_one_line_saying_what_to_install(monkeypatch):
+    from kms_course.errors import CourseError
+    from kms_course.instructor.grading import pool
+    from kms_course.instructor.grading.worker import GradeConfig
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # a student-set install has no Dask
+    with pytest.raises(CourseError, match=r"needs the instructor set: run `make install`"):
+        pool.grade_all([], GradeConfig(), executor="dask")

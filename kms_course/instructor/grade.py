@@ -56,6 +56,24 @@ link (never graded) counts for no lesson."""
 
 
 
+#: Address schemes of a Dask scheduler (https://distributed.dask.org/en/stable/communications.html).
+SCHEDULER_SCHEMES = ("tcp", "tls", "inproc", "ucx", "ws", "wss")
+
+
+def scheduler_address(text: str) -> str:
+    """``--scheduler``'s value, checked: ``SCHEME://HOST:PORT`` with a Dask address scheme.
+
+    Raises:
+        argparse.ArgumentTypeError: anything else (argparse prints it as one line).
+    """
+    scheme, sep, rest = text.partition("://")
+    if not sep or scheme not in SCHEDULER_SCHEMES or not rest:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a Dask scheduler address: give the one `dask scheduler` prints, "
+            "e.g. tcp://10.0.0.5:8786")
+    return text
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``kms-course grade``."""
     parser.description = (parser.description or "") + "\n\n" + LESSON_RULE
@@ -82,7 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: show it)")
     parser.add_argument(
-        "--scheduler", default=None, metavar="ADDRESS",
+        "--scheduler", default=None, metavar="ADDRESS", type=scheduler_address,
         help="grade on this Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers need kms-course "
         "installed; submissions and masters are sent to them; default: this machine)",
     )

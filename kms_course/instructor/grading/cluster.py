@@ -34,6 +34,7 @@ from typing import Any
 
 from distributed import WorkerPlugin
 
+from kms_course.errors import CourseError
 from kms_course.instructor.grading import forkserver
 from kms_course.instructor.grading.worker import GradeConfig
 
@@ -53,6 +54,8 @@ LOCAL_WORKER_CONFIG = {
 }
 #: Submissions sent to the cluster ahead of the results (bounds the client's memory).
 IN_FLIGHT_PER_WORKER = 4
+#: Seconds to wait for a --scheduler to answer before giving up.
+CONNECT_TIMEOUT = 10
 #: Times a task may lose its worker before it is given up (Dask's allowed-failures).
 ALLOWED_FAILURES = 1
 
@@ -176,7 +179,7 @@ def grade_on_dask(
         All results, in completion order.
 
     Raises:
-        OSError: the scheduler cannot be reached (from ``distributed.Client``).
+        CourseError: the scheduler did not answer within :data:`CONNECT_TIMEOUT` seconds.
     """
     import dask
     from distributed import Client, as_completed
@@ -190,7 +193,13 @@ def grade_on_dask(
         # cluster's workers start their own)
         address = None if scheduler else stack.enter_context(zygote.shared())
         cluster = None if scheduler else local_cluster(jobs)
-        client = Client(scheduler or cluster, set_as_default=False)
+        try:
+            wait = {"timeout": CONNECT_TIMEOUT} if scheduler else {}
+            client = Client(scheduler or cluster, set_as_default=False, **wait)
+        except (OSError, TimeoutError) as error:
+            raise CourseError(
+                f"cannot reach the Dask scheduler at {scheduler} ({error}): start it with "
+                "`dask scheduler` on that machine and pass the address it prints") from None
         try:
             plugin = GradingPlugin(config, _masters_text(config), _check_modules(), address)
             client.register_plugin(plugin, name=GradingPlugin.name)

@@ -20,6 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from kms_course.errors import CourseError
 from kms_course.instructor.grading import worker
 from kms_course.instructor.grading.worker import GradeConfig
 
@@ -102,6 +103,13 @@ def grade_all(
     pending = list(submissions)
     results: list[dict[str, Any]] = []
     jobs = max(1, min(jobs or default_jobs(), len(pending) or 1))
+    if scheduler or executor == "dask":
+        import importlib.util
+
+        if importlib.util.find_spec("distributed") is None:  # found, not imported (seconds)
+            raise CourseError(
+                "grading on Dask needs the instructor set: run `make install` in the course "
+                "(or `pip install -e '.[instructor]'`)")
     if not scheduler and executor == "dask":
         from kms_course.instructor.grading import forkserver
 
