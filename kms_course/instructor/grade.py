@@ -11,19 +11,8 @@ files hold only the submissions given in this run. One grader at a time per ``--
 (:mod:`kms_course.instructor.grading.out_lock`); a full disk or Ctrl-C ends the run with one line
 saying what was kept and how to resume.
 
-Which lesson each submission is graded against
-(:mod:`kms_course.instructor.grading.class_lesson`):
-
-Without --lesson, each submission's lesson is the one its file name names, else the one
-its exercise ids name, and:
-  * if at least half of the students submitted notebooks of two or more lessons (one folder
-    per student holding several lesson notebooks), each submission is graded as its own
-    lesson and grades.csv has the columns of every lesson submitted;
-  * otherwise the class's lesson is the one most submissions belong to: every submission is
-    graded against it, and one of another lesson gets the status wrong-lesson (grade it
-    separately with --lesson <stem>). A tie between lessons is an error: pass --lesson.
-A file whose name and exercise ids name different lessons is always wrong-lesson; a symbolic
-link (never graded) counts for no lesson.
+Which lesson each submission is graded against: :data:`LESSON_RULE` (shown by
+``kms-course grade --help``; :mod:`kms_course.instructor.grading.class_lesson` applies it).
 """
 
 from __future__ import annotations
