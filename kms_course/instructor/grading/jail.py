@@ -53,7 +53,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from kms_course.errors import CourseError
 
 #: Where the jail sees its HOME (private, writable, gone with the jail).
 HOME = "/home/student"

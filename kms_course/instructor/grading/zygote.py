@@ -515,6 +515,14 @@ def _hand_over_listener() -> None:
         listener.close()
 
 
+def _join_jail(request: dict, join_pid: bool) -> None:
+    """In a forked child: enter the request's jail, apply its limits, hand its sandbox listener
+    to the worker (:func:`kms_course.instructor.grading.jail.enter`)."""
+    jail.enter(request["jail"]["holder"], request["jail"]["uid"], join_pid=join_pid)
+    jail.apply_limits(jail.JailLimits(**request["jail"]["limits"]))
+    _hand_over_listener()
+
+
 def _jailed_child(request: dict, report: int) -> None:
     """In the forked child: join the jail, hand its sandbox listener to the worker, fork the
     kernel inside it, write its pid (as the zygote sees it) or the reason it failed to
@@ -522,9 +530,7 @@ def _jailed_child(request: dict, report: int) -> None:
     code = 1
     try:
         try:
-            jail.enter(request["jail"]["holder"], request["jail"]["uid"])
-            jail.apply_limits(jail.JailLimits(**request["jail"]["limits"]))
-            _hand_over_listener()
+            _join_jail(request, join_pid=True)
         except Exception as error:  # noqa: BLE001 (reported to the grader)
             os.write(report, f"cannot join the jail: {error}\n".encode())
             return
@@ -545,9 +551,7 @@ def _jailed_kernel(request: dict, report: int) -> None:
     starts (:func:`_child` closes every inherited file), which tells the zygote that the join
     worked."""
     try:
-        jail.enter(request["jail"]["holder"], request["jail"]["uid"], join_pid=False)
-        jail.apply_limits(jail.JailLimits(**request["jail"]["limits"]))
-        _hand_over_listener()
+        _join_jail(request, join_pid=False)
     except Exception as error:  # noqa: BLE001 (reported to the grader)
         os.write(report, f"cannot join the jail: {error}\n".encode())
         os._exit(1)
