@@ -173,10 +173,13 @@ def load_all() -> dict[str, Exercise]:
     :func:`catalogue`, the registry holds those exercises, whose checks only say that they run
     in the grader.
     """
-    import kms_course.lessons.checks as pkg
+    global _LOADED
+    if not _LOADED:  # listing the package's folder costs ~1 ms: once per process
+        import kms_course.lessons.checks as pkg
 
-    for info in pkgutil.iter_modules(pkg.__path__):
-        importlib.import_module(f"{pkg.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(pkg.__path__):
+            importlib.import_module(f"{pkg.__name__}.{info.name}")
+        _LOADED = True
     if not EXERCISES and os.environ.get(CATALOGUE_ENV):
         for item in json.loads(os.environ[CATALOGUE_ENV]):
             EXERCISES[item["id"]] = Exercise(
@@ -184,6 +187,9 @@ def load_all() -> dict[str, Exercise]:
                 tuple(item["answers"]), _graded_elsewhere,
             )
     return EXERCISES
+
+
+_LOADED = False
 
 
 def _graded_elsewhere(kms: Any, answers: Answers) -> None:

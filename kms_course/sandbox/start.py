@@ -23,8 +23,10 @@ setting (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.ht
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -253,27 +255,72 @@ def _use_sandbox_environment(region_name: str) -> None:
     os.environ["AWS_CONFIG_FILE"] = os.devnull
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
     # A session created earlier may hold no (or real) credentials: start from a fresh one,
-    # unless it is the one a grading kernel inherits from its zygote (trust_default_session)
+    # unless it is the one warm_default_session made (a grading process inherits it)
     if _TRUSTED_SESSION is None or boto3.DEFAULT_SESSION is not _TRUSTED_SESSION:
         boto3.DEFAULT_SESSION = None
 
 
-#: boto3's default session when a grading kernel's zygote made it (see trust_default_session).
+#: boto3's default session when :func:`warm_default_session` made it.
 _TRUSTED_SESSION: Any = None
 
 
-def trust_default_session() -> None:
-    """Let the sandbox keep boto3's current default session when it starts, instead of
-    replacing it (what it does with any session made before it, which may hold no or real
-    credentials).
+#: The services whose models every grading process loads (KMS; S3, IAM and STS in lessons 08
+#: and 10).
+WARM_SERVICES = ("kms", "s3", "iam", "sts")
 
-    Only for a session that has never looked up credentials and reads no AWS config files:
-    the kernel zygote's (:func:`kms_course.instructor.grading.zygote._warm_botocore`), made in an
-    environment with empty config files and no credentials, whose loaded service models every
-    grading kernel then reuses (parsing them again costs ~0.1 s of CPU per kernel).
+
+@contextlib.contextmanager
+def neutral_environment() -> Iterator[None]:
+    """Run the block with the AWS settings every sandbox has (no profile or endpoint settings,
+    empty AWS config and credentials files), then give the process its own environment back.
+
+    For warming up botocore before forking grading processes: what botocore reads while the
+    block runs is what a sandbox would read (https://docs.aws.amazon.com/sdkref/latest/guide/file-location.html).
+    """
+    saved = dict(os.environ)
+    try:
+        for name in _ENV_TO_CLEAR:
+            os.environ.pop(name, None)
+        os.environ.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def warm_default_session(services: tuple[str, ...] = WARM_SERVICES) -> None:
+    """Make boto3's default session now, load what a client of ``services`` needs, and let the
+    sandbox keep that session when it starts (it replaces any other session made before it,
+    which may hold no or real credentials).
+
+    For a process that forks grading processes next (the kernel zygote, the grading pool's
+    parent): botocore's loader caches the JSON it parses (service models, endpoint rules,
+    Regions: ~8 MiB of objects and ~0.1 s of CPU per session), so the forked processes share
+    one copy instead of each parsing its own. The session is made in a
+    :func:`neutral_environment` and reads its (empty) config file now; it never looks up
+    credentials here (a client resolves them when it is made, from its process's environment
+    then). Nothing is raised: a failure only leaves the forked processes to load the data
+    themselves. See https://boto3.amazonaws.com/v1/documentation/api/latest/guide/session.html.
     """
     global _TRUSTED_SESSION
-    _TRUSTED_SESSION = boto3.DEFAULT_SESSION
+    try:
+        with neutral_environment():
+            from kms_course.sandbox import botocore_data
+
+            boto3.setup_default_session(botocore_session=botocore_data.session())
+            session = boto3.DEFAULT_SESSION
+            session._session.get_scoped_config()
+            for partition in session.get_available_partitions():
+                session.get_available_regions("kms", partition_name=partition)
+            loader = session._session.get_component("data_loader")
+            for service in services:
+                session._session.get_service_model(service)
+                loader.load_service_model(service, "endpoint-rule-set-1")
+            for name in ("_retry", "sdk-default-configuration", "partitions"):
+                loader.load_data(name)
+        _TRUSTED_SESSION = session
+    except Exception:  # noqa: BLE001 (only a warm-up: each process loads what is missing itself)
+        boto3.DEFAULT_SESSION = None
 
 
 def _start_moto(region_name: str | None) -> None:

@@ -35,7 +35,6 @@ pointing to CloudTrail, and :func:`show_trail` says so.
 
 from __future__ import annotations
 
-import functools
 import html
 import json
 import uuid
@@ -45,7 +44,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from kms_course.sandbox import clock, course_api, rules
+from kms_course.sandbox import botocore_data, clock, course_api, rules
 from kms_course.widget_text import TextForm
 
 ATTRIBUTE = "_kms_course_trail"
@@ -74,13 +73,6 @@ def event_time(moment: datetime) -> str:
 
 
 # --- CloudTrail's form of requests and responses -------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1)
-def _model():
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model("kms")
 
 
 def _lower(name: str) -> str:
@@ -116,7 +108,7 @@ def request_parameters(operation: str, params: dict) -> dict | None:
     """CloudTrail's ``requestParameters``; Decrypt always names its ``encryptionAlgorithm``
     (https://docs.aws.amazon.com/kms/latest/developerguide/ct-decrypt.html)."""
     try:
-        shape = _model().operation_model(operation).input_shape
+        shape = botocore_data.kms_service_model().operation_model(operation).input_shape
     except Exception:
         return None
     out = cloudtrail_form(params, shape) or {}
@@ -131,7 +123,7 @@ def response_elements(operation: str, body: Any) -> dict | None:
     if read_only(operation) or not isinstance(body, dict):
         return None
     try:
-        shape = _model().operation_model(operation).output_shape
+        shape = botocore_data.kms_service_model().operation_model(operation).output_shape
     except Exception:
         return None
     return cloudtrail_form(body, shape) or None

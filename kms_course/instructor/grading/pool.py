@@ -46,6 +46,9 @@ def preload() -> None:
     load_all()
     for name in WORKER_MODULES:
         importlib.import_module(name)
+    from kms_course.instructor.grading.sandbox import warm_botocore
+
+    warm_botocore()  # the botocore data every worker reads, parsed once here
     from kms_course.instructor.grading import heap_freeze
 
     heap_freeze.freeze()  # again if this process imported it before

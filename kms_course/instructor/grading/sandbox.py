@@ -146,6 +146,30 @@ def without_check_mark(agent: str) -> str:
     return agent
 
 
+def warm_botocore() -> None:
+    """Parse, once in a process about to fork grading workers, the botocore data each worker
+    would otherwise parse for itself (~16 MiB of objects per worker), through one loader
+    (:mod:`kms_course.sandbox.botocore_data`): for boto3's default session, which the grader's
+    KMS client uses (:func:`kms_course.sandbox.start.warm_default_session`), the session moto's
+    backends list their Regions with, and the KMS model the sandbox's rules and trail read.
+    Never raises: a worker loads what is missing itself."""
+    from kms_course.sandbox import botocore_data, start
+
+    start.warm_default_session()
+    try:
+        from moto.core.base_backend import AccountSpecificBackend
+
+        with start.neutral_environment():
+            session = AccountSpecificBackend.get_session()  # moto's one session (cached)
+            botocore_data.adopt(session._session)
+            for partition in session.get_available_partitions():
+                for service in start.WARM_SERVICES:
+                    session.get_available_regions(service, partition_name=partition)
+            botocore_data.kms_service_model()
+    except Exception:  # noqa: BLE001 (only a warm-up)
+        pass
+
+
 class GradingServer:
     """A guarded course moto server on a free loopback port, in a thread of this process.
 

@@ -470,7 +470,7 @@ def _zygote_env() -> dict[str, str]:
     keep = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "VIRTUAL_ENV", "SYSTEMROOT")
     env = {k: v for k, v in os.environ.items() if k in keep}
     # as in every grading kernel's environment (GradingServer.kernel_env): the boto3 session
-    # the zygote warms up (_warm_botocore) must read no AWS config of the grader's
+    # the zygote warms up (warm_default_session) must read no AWS config of the grader's
     env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
                AWS_EC2_METADATA_DISABLED="true")
     return env
@@ -612,40 +612,6 @@ def _warm_tracebacks() -> None:
         pass
 
 
-#: The services whose models every kernel loads (KMS; S3, IAM and STS in lessons 08 and 10).
-BOTOCORE_SERVICES = ("kms", "s3", "iam", "sts")
-
-
-def _warm_botocore() -> None:
-    """Create boto3's default session and load the data every kernel's first client needs
-    (service models, endpoint rules and Regions: JSON files parsed by botocore's loader, cached
-    per session), so kernels inherit it instead of parsing it again (~0.1 s of CPU each).
-
-    No credentials are looked up here (they are resolved when a kernel makes its first client,
-    from its own environment), and the zygote's environment names the same empty AWS config
-    files as every grading kernel's (:func:`_zygote_env`), so the inherited session is the one
-    a kernel would have built itself.
-    """
-    try:
-        import boto3
-
-        boto3.setup_default_session()
-        session = boto3.DEFAULT_SESSION
-        for partition in session.get_available_partitions():
-            session.get_available_regions("kms", partition_name=partition)
-        loader = session._session.get_component("data_loader")
-        for service in BOTOCORE_SERVICES:
-            session._session.get_service_model(service)
-            loader.load_service_model(service, "endpoint-rule-set-1")
-        for name in ("_retry", "sdk-default-configuration", "partitions"):
-            loader.load_data(name)
-        from kms_course.sandbox import start as sandbox
-
-        sandbox.trust_default_session()
-    except Exception:  # noqa: BLE001 (only a warm-up: a kernel loads what is missing itself)
-        pass
-
-
 def main() -> None:
     """The zygote's loop: preload, then fork a kernel for each JSON request line on stdin.
 
@@ -662,7 +628,9 @@ def main() -> None:
         except Exception:  # noqa: BLE001 (optional: the kernel imports it itself if needed)
             pass
     _warm_tracebacks()
-    _warm_botocore()
+    from kms_course.sandbox.start import warm_default_session
+
+    warm_default_session()
     # Keep the preloaded objects out of every kernel's garbage collections: without this the
     # first collection in each child walks (and copies, page by page) the whole inherited heap
     # (https://docs.python.org/3/library/gc.html#gc.freeze).

@@ -44,6 +44,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from kms_course.sandbox import botocore_data
 from kms_course.sandbox.rules.registry import (
     _AFTER, _BEFORE, _REPLACE, CHECKS, KmsError, OBSERVERS, PRELUDES,
 )
@@ -92,13 +93,6 @@ ENABLED = True
 _INSTALLED = False
 
 
-@functools.lru_cache(maxsize=1)
-def _service_model():
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model("kms")
-
-
 def require_members(operation: str, params: dict) -> None:
     """A request without a required member is a ValidationException, in AWS's wording. (botocore
     checks this on the client; this catches clients that skip validation, which moto would
@@ -106,7 +100,7 @@ def require_members(operation: str, params: dict) -> None:
 
     https://docs.aws.amazon.com/kms/latest/APIReference/CommonErrors.html
     """
-    shape = _service_model().operation_model(operation).input_shape
+    shape = botocore_data.kms_service_model().operation_model(operation).input_shape
     for member in getattr(shape, "required_members", ()):
         if params.get(member) is None:
             field = member[0].lower() + member[1:]
