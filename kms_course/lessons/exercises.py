@@ -165,6 +165,10 @@ def exercise(id: str, *, lesson: str, points: int, hint: str, answers: tuple[str
 CATALOGUE_ENV = "KMS_COURSE_EXERCISES"
 
 
+#: Whether this process has imported every check module (load_all does it once).
+_LOADED = False
+
+
 def load_all() -> dict[str, Exercise]:
     """Import every module of :mod:`kms_course.lessons.checks` and return the registry (id ->
     Exercise).
@@ -187,9 +191,6 @@ def load_all() -> dict[str, Exercise]:
                 tuple(item["answers"]), _graded_elsewhere,
             )
     return EXERCISES
-
-
-_LOADED = False
 
 
 def _graded_elsewhere(kms: Any, answers: Answers) -> None:
