@@ -89,3 +89,30 @@ def test_load_all_lists_the_checks_package_once_per_process(monkeypatch):
     registry = exercises.load_all()
     monkeypatch.setattr(pkgutil, "iter_modules", lambda *a, **k: pytest.fail("listed again"))
     assert exercises.load_all() is registry
+
+
+def test_workers_forked_from_one_parent_draw_different_key_ids():
+    """moto's own random generator is copied into every forked worker; init_worker reseeds it,
+    so two workers' first key IDs differ (found by a hostile-student trial: both attackers,
+    graded on two workers, got the same key ID)."""
+    from moto.moto_api._internal import mock_random
+
+    from kms_course.instructor.grading import worker
+
+    mock_random.seed(7)  # the parent's state, which each child inherits
+
+    def first_id_in_child() -> str:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            worker._reseed_moto()
+            os.write(write, str(mock_random.uuid4()).encode())
+            os._exit(0)
+        os.close(write)
+        with os.fdopen(read) as answer:
+            value = answer.read()
+        os.waitpid(pid, 0)
+        return value
+
+    assert first_id_in_child() != first_id_in_child()

@@ -11,6 +11,7 @@ of the test's own stands in for the jail's. Facts: socketserver's ``shutdown()``
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import threading
 
@@ -28,15 +29,17 @@ def listener() -> socket.socket:
     return sock
 
 
-def listening_ports() -> set[int]:
-    """Ports of IPv4 TCP sockets in state LISTEN (``0A``), from /proc/net/tcp (proc(5))."""
-    ports = set()
+def listening_sockets() -> set[int]:
+    """Inodes of IPv4 TCP sockets in state LISTEN (``0A``), from /proc/net/tcp (proc(5)).
+    Inodes, not ports: once closed, a port may be bound again at once by another test's
+    server (seen under pytest-xdist), but a socket's inode names that socket alone."""
+    inodes = set()
     with open("/proc/net/tcp") as table:
         for line in list(table)[1:]:
-            local, state = line.split()[1], line.split()[3]
-            if state == "0A":
-                ports.add(int(local.rsplit(":", 1)[1], 16))
-    return ports
+            fields = line.split()
+            if fields[3] == "0A":
+                inodes.add(int(fields[9]))
+    return inodes
 
 
 def get_probe(port: int) -> tuple[int, bytes]:
@@ -62,16 +65,17 @@ def test_a_channel_answers_while_open_and_its_socket_is_closed_after(server, mon
     monkeypatch.setattr(sandbox, "_stop", lambda httpd: (real_stop(httpd), stopped.set()))
     sock = listener()
     port = sock.getsockname()[1]
+    inode = os.fstat(sock.fileno()).st_ino
     with server.channel() as serve:
         serve(sock)
         assert sock.fileno() == -1  # taken over: the channel owns it now
         assert get_probe(port) == (200, b"{}")
-        assert port in listening_ports()
+        assert inode in listening_sockets()
     assert stopped.wait(10)
-    # nothing listens on the port any more. Read from the kernel's socket table: a connect could
-    # reach a self-connection, and a bind could still meet the server's side of the probe's
-    # connection (both flaked in CI)
-    assert port not in listening_ports()
+    # that listening socket is gone. Read from the kernel's socket table: a connect could reach
+    # a self-connection, a bind could still meet the server's side of the probe's connection,
+    # and the port alone may already be another server's (all three flaked)
+    assert inode not in listening_sockets()
 
 
 def test_a_closed_channel_stops_its_listener_without_waiting_for_it(server, monkeypatch):

@@ -111,17 +111,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def check_out(out: str) -> Path:
-    """Make sure ``--out`` is a folder this process can write, before any student code runs.
+def check_out(out: str, submissions: list[str] = ()) -> Path:
+    """Make sure ``--out`` is a folder this process can write, and not a submission folder or
+    inside one (a gradebook there would hand one student the whole class's grades, and the next
+    run would take its folders for students), before any student code runs.
 
     Returns:
         The folder (created if needed).
 
     Raises:
-        CourseError: ``out`` is an existing file, or cannot be created or written.
+        CourseError: ``out`` is empty, an existing file, inside (or equal to) a submission
+            folder, or cannot be created or written.
     """
     from kms_course.instructor.out_folder import writable_folder
 
+    if str(out).strip():
+        target = Path(out).resolve()
+        for given in submissions:
+            folder = Path(given).resolve()
+            if folder.is_dir() and (target == folder or folder in target.parents):
+                raise CourseError(
+                    f"--out {out} is inside the submissions {given}: pass a folder outside them "
+                    "for the gradebook.")
     return writable_folder(out, "--out", "the gradebook")
 
 
@@ -147,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         from kms_course.instructor.lms.late import load_rules
 
         args.late_rules_loaded = load_rules(args.late_rules)
-    check_out(args.out)
+    check_out(args.out, list(args.submissions))
     _check_jail(getattr(args, "no_jail", False))
     with hold(args.out):
         return _run_locked(args)

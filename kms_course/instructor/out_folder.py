@@ -20,9 +20,11 @@ def writable_folder(path: str | Path, name: str, holds: str) -> Path:
         The folder.
 
     Raises:
-        CourseError: ``path`` is an existing file, or cannot be created or written (one line
-            saying to pass another).
+        CourseError: ``path`` is empty, an existing file, or cannot be created or written (one
+            line saying to pass another).
     """
+    if not str(path).strip():
+        raise CourseError(f"{name} is empty: pass a folder for {holds}.")
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise CourseError(f"{name} {path} is a file, not a folder: pass a folder for {holds}.")

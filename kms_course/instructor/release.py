@@ -25,14 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default=None, help="folder of master notebooks (default: notebooks/)")
 
 
-def check_out(out: Path) -> Path:
+def check_out(out: str | Path) -> Path:
     """Make sure OUT is a folder this process can write, before anything is built.
 
     Returns:
         The folder (created if needed).
 
     Raises:
-        CourseError: OUT is an existing file, or cannot be created or written.
+        CourseError: OUT is empty, an existing file, or cannot be created or written.
     """
     from kms_course.instructor.out_folder import writable_folder
 
@@ -84,12 +84,11 @@ def run(args: argparse.Namespace) -> int:
     from kms_course.instructor.grading.masters import default_folder
 
     source = Path(args.source) if args.source else default_folder()
-    out = Path(args.out)
+    out = check_out(args.out)  # first: Path("") would be this folder
     if out.resolve() == source.resolve():
         raise CourseError("OUT must not be the master folder: the masters would be overwritten.")
     if source.exists() and not source.is_dir():
         raise CourseError(f"--source {source} is a file, not a folder: pass the folder of master notebooks.")
-    check_out(out)
     released = build(source)
     for name, nb in released.items():
         atomic_write_text(out / name, nbformat.writes(nb))

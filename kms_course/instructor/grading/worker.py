@@ -71,8 +71,19 @@ _WORKER: _Worker | None = None
 def init_worker(config: GradeConfig) -> None:
     """Pool initializer: start this process's sandbox server and load the masters (once)."""
     global _WORKER
+    _reseed_moto()
     if _WORKER is None or _WORKER.config != config:
         _WORKER = _Worker(config)
+
+
+def _reseed_moto() -> None:
+    """Give this process moto's random generator a fresh seed. moto draws key IDs from its own
+    ``random.Random`` (not the ``random`` module, which Python reseeds in a forked child), so
+    every worker forked from one parent would otherwise hand out the same key IDs in the same
+    order (https://docs.python.org/3/library/os.html#os.register_at_fork)."""
+    from moto.moto_api._internal import mock_random
+
+    mock_random.seed()
 
 
 def _zero(master: Master, message: str) -> dict[str, dict[str, Any]]:
