@@ -7,7 +7,7 @@ only) of ``--class-size`` submissions, and grades that same class with every gra
 the runs alternated (one of each per round, ``--repeat`` rounds) so the machine's load hits them
 alike:
 
-- ``kms-course grade`` with its process pool (default cores + 1 workers, each kernel jailed),
+- ``kms-course grade`` with its process pool (default one worker per core, each kernel jailed),
   ``--no-jail``, ``--executor dask`` (an embedded Dask LocalCluster, jailed) and ``--jobs 1``
   (serial);
 - ``pytest --nbval-lax -n 2 --dist loadscope`` over the notebooks as submitted (check cells run in
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the class every grader compared grades")
     parser.add_argument("--students", type=int, default=200,
                         help="the class of the kms-course throughput row (the 200/min target)")
-    parser.add_argument("--jobs", type=int, default=None, help="default: kms-course's (cores + 1)")
+    parser.add_argument("--jobs", type=int, default=None, help="default: kms-course's (one per core)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds of alternated runs")
     parser.add_argument("--nbgrader-venv", default="/tmp/nbgrader-venv")
     parser.add_argument("--otter-venv", default="/tmp/otter-venv")

@@ -116,3 +116,23 @@ def test_workers_forked_from_one_parent_draw_different_key_ids():
         return value
 
     assert first_id_in_child() != first_id_in_child()
+
+
+def test_a_worker_imports_nothing_the_pool_did_not_preload():
+    """Every module a worker imports after the fork is its own copy (measured: the trail's
+    ipywidgets import and the rules' modules cost each worker ~2 MiB); the pool's parent
+    preloads them all, and the sandbox server never imports ipywidgets."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from kms_course.instructor.grading import pool, worker\n"
+        "pool.preload()\n"
+        "before = set(sys.modules)\n"
+        "worker.init_worker(worker.GradeConfig(lesson='03_creating_and_describing_keys'))\n"
+        "print(sorted(set(sys.modules) - before), 'ipywidgets' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[] False"

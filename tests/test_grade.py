@@ -515,7 +515,7 @@ def test_every_option_has_help_with_its_default(capsys, verb):
     for option in ("--jobs", "--cell-timeout", "--timeout"):
         assert option in text
     assert "(default: 30 seconds)" in text and "(default: 180 seconds)" in text
-    assert "(default: cores + 1, here" in text
+    assert "(default: one per core, here" in text
     if verb == "grade":
         assert "the class's lesson is the one most submissions belong to" in text
 
@@ -617,3 +617,14 @@ def test_a_student_folder_without_a_notebook_is_named(tmp_path, capsys, monkeypa
     assert "'dan' submitted no notebook (.ipynb) and gets no grade" in err
     rows = json.loads((tmp_path / "out" / "grades.json").read_text())["students"]
     assert [r["student"] for r in rows] == ["ann"]
+
+
+def test_default_workers_are_one_per_core_this_process_may_use(monkeypatch):
+    # a worker and its kernel hold ~75 MiB: the default must not add a worker beyond the cores
+    # (issue 18: at most 400 MiB for 200 submissions on 2 cores)
+    from kms_course.instructor.grading import limits
+
+    monkeypatch.setattr(limits.os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
+    assert limits.default_jobs() == 3
+    monkeypatch.setattr(limits.os, "sched_getaffinity", lambda pid: set(), raising=False)
+    assert limits.default_jobs() == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 
 #: Seconds a cell may run before the kernel is interrupted.
 CELL_TIMEOUT = 30.0
@@ -21,19 +22,19 @@ MAX_PROBE_OUTPUT = 1_000_000
 
 
 def default_jobs() -> int:
-    """Worker processes to use by default: one per core this process may run on, plus one.
+    """Worker processes to use by default: one per core this process may run on.
 
-    The extra worker keeps the cores busy while the others wait on kernel start-up and message
-    round trips (measured: 200 lesson-03 submissions on 2 cores took 143 s with 2 workers and
-    119 s with 3; benchmarks/bench_grading.py).
+    Each worker brings a kernel, so a worker costs about 75 MiB (PSS, worker and kernel
+    together). One more worker than cores kept the cores busier but gained little once a
+    submission's CPU came down: 200 lesson-03 submissions on 2 cores, jailed, graded at 299-355
+    per minute in 370-382 MiB with 2 workers and 311-387 per minute in 446-492 MiB with 3
+    (``python benchmarks/bench_grading.py --jobs N``). ``--jobs`` sets another count.
     """
-    import os
-
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, cores) + 1
+    return max(1, cores)
 
 
 def seconds(text: str) -> float:
@@ -77,7 +78,7 @@ def add_execution_options(parser: argparse.ArgumentParser, unit: str) -> None:
     """
     parser.add_argument(
         "--jobs", type=worker_count, default=default_jobs(),
-        help="worker processes, at least 1 (default: cores + 1, here %(default)s)",
+        help="worker processes, at least 1 (default: one per core, here %(default)s)",
     )
     parser.add_argument(
         "--cell-timeout", type=seconds, default=CELL_TIMEOUT,

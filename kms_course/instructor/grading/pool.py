@@ -97,7 +97,7 @@ def grade_all(
     Args:
         submissions: what to grade.
         config: grading settings, passed to every worker.
-        jobs: worker processes (default: cores + 1).
+        jobs: worker processes (default: one per core).
         on_result: called in this process with each result, in completion order (write it).
 
     Returns:
