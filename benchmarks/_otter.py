@@ -7,7 +7,8 @@ a prompt, the solution between ``# BEGIN SOLUTION`` / ``# END SOLUTION``, a ``# 
 https://otter-grader.readthedocs.io/en/latest/otter_assign/notebook_format.html),
 runs ``otter assign`` on it, and grades each student notebook with ``otter run -a
 <autograder zip>`` (one submission per call: ``otter run`` takes a single submission), three at a
-time like ``kms-course grade``'s default three workers.
+time: one more than this 2-core machine's cores, so that otter's start-up waits overlap (kms-course
+grades with one worker per core).
 
 What otter's tests compare: each exercise's test is ``kms_course.lessons.exercises.run_check(id,
 kms, values)`` on the variables the check reads (``Exercise.answers``), asserting the verdict
