@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         sub = verbs.add_parser(verb, help=help_text, description=help_text)
         module.add_arguments(sub)
-        sub.set_defaults(_run=module.run)
+        sub.set_defaults(_run=module.run, _parser=sub)
     return parser
 
 
@@ -104,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
-    if extra and not getattr(args, "_accepts_extra", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra and not getattr(args, "_accepts_extra", False):  # the verb's own name and --help
+        args._parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
     try:
         return int(args._run(args) or 0)

@@ -55,6 +55,10 @@ CASES = [
     (["server", "start", "--port", "0"], ["--port", "not a TCP port"]),
     (["server", "start", "--port", "-5"], ["--port"]),
     (["server", "status", "--bogus"], ["unrecognized arguments"]),
+    # the verb's own name and help (a new user's trial: it said "kms-course: ... kms-course --help")
+    (["release", "{tmp}/out", "--masters", "x"],
+     ["kms-course release: unrecognized arguments: --masters x", "kms-course release --help"]),
+    (["validate", "--masters", "x"], ["kms-course validate: unrecognized", "kms-course validate --help"]),
     (["lab", "--port", "abc"], ["--port", "not a port number"]),
     (["lab", "--port", "70000"], ["--port", "not a TCP port"]),
     (["lab", "--backend", "localstack"], ["--backend", "invalid choice"]),

@@ -212,3 +212,34 @@ def test_notebook_shows_the_kms_error_short_with_the_hint_first_and_tb_on_reques
     alias = _plain(nb.cells[3].outputs[0]["traceback"])
     assert nb.cells[3].outputs[0]["ename"] == "NotFoundException"
     assert alias[2].startswith("Hint: 'orders' is not a key ID")
+
+
+def _reply_text(call) -> str:
+    """The error as a grading kernel's reply carries it: ``ename: evalue``."""
+    with pytest.raises(ClientError) as info:
+        call()
+    return f"{type(info.value).__name__}: {info.value}"
+
+
+def test_the_graders_error_text_gets_the_labs_hint(kms_key):
+    # a new user's trial (C01, C02): the grader's feedback ended in "...Decrypt operation:)"
+    # without the hint the lab gives under the same error
+    from kms_course.instructor.grading.worker import _unfinished
+    from kms_course.lessons.exercises import Verdict
+    from kms_course.lessons.hints import hint_for_error_text
+
+    kms, key = kms_key
+    blob = kms.encrypt(KeyId=key, Plaintext=b"hi", EncryptionContext={"a": "1"})["CiphertextBlob"]
+    calls = (
+        lambda: kms.decrypt(CiphertextBlob=base64.b64encode(blob), EncryptionContext={"a": "1"}),
+        lambda: kms.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "2"}),
+        lambda: kms.encrypt(KeyId=key, Plaintext=b"a" * 4097),
+        lambda: kms.describe_key(KeyId="orders"),
+    )
+    for call in calls:
+        text = _reply_text(call)
+        assert hint_for_error_text(text) == _hint(call) is not None
+        message = _unfinished(text, Verdict("04-x", False, 0, 2, "NOT YET: no key."))
+        assert _hint(call).rstrip(".") in message and message.endswith("NOT YET: no key.")
+    assert hint_for_error_text(_reply_text(lambda: kms.encrypt(KeyId=key, Plaintext=b""))) is None
+    assert hint_for_error_text("NameError: name 'kms' is not defined") is None

@@ -198,6 +198,8 @@ def test_bad_workspace_is_one_line(monkeypatch, tmp_path, capsys):
     assert cli.main(["lab", "--workspace", str(target)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "is a file, not a folder" in err
+    # it names the workspace, not release's OUT (a new user's trial)
+    assert f"The workspace {target} is a file" in err and "--workspace DIR" in err and "OUT" not in err
 
 
 def test_lab_help_documents_the_three_folders(capsys):
@@ -219,3 +221,14 @@ def test_solution_on_demand_prints_the_masters_code(capsys):
     with pytest.raises(NoSolution, match="No exercise 'no-such-id': use the id of its check cell"):
         solution("no-such-id")
     assert capsys.readouterr().out == ""
+
+
+def test_the_lab_names_the_readmes_solution_import(start_lab, capsys):
+    # a new user's trial: the lab said one import, the README another
+    start_lab()
+    err = capsys.readouterr().err
+    line = next(line for line in err.splitlines() if line.startswith("Solutions only when you ask"))
+    statement = line.split(": ", 1)[1].split(";")[0]
+    assert statement == "from kms_course import solution"
+    assert f"`{statement};" in (Path(__file__).parents[1] / "README.md").read_text()
+    exec(statement, {})  # it imports

@@ -218,6 +218,31 @@ def hint_for(error: BaseException, tb: Any = None) -> str | None:
     return _kms_hint(error)
 
 
+#: How botocore words a ClientError (``botocore.exceptions.ClientError.MSG_TEMPLATE``), as a
+#: grading kernel's error reply carries it: ``ename: evalue``.
+_CLIENT_ERROR_TEXT = re.compile(
+    r"An error occurred \((?P<code>[^)]*)\) when calling the (?P<operation>\w+) "
+    r"operation(?: \(reached max retries: \d+\))?: (?P<message>.*)", re.S)
+
+
+def hint_for_error_text(text: str) -> str | None:
+    """The hint :func:`hint_for` gives a KMS error, from the error's text alone (str, or None).
+
+    For the grader, which sees a solution cell's error only as its kernel's reply,
+    ``"ename: evalue"`` (https://jupyter-client.readthedocs.io/en/stable/messaging.html#execution-errors),
+    so its feedback hints what the lab hints. Only botocore's ClientError wording is read (any
+    ``ename``: boto3 names modeled errors after their code); anything else gives None.
+    """
+    match = _CLIENT_ERROR_TEXT.search(text)
+    if not match:
+        return None
+    from botocore.exceptions import ClientError
+
+    error = ClientError({"Error": {"Code": match["code"], "Message": match["message"]}},
+                        match["operation"])
+    return _kms_hint(error)
+
+
 def _is_client_error(error: BaseException) -> bool:
     try:
         from botocore.exceptions import ClientError

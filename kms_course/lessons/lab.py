@@ -7,7 +7,7 @@ Which notebooks it opens:
   ``$KMS_COURSE_WORKSPACE``, else ``~/kms-course-work``). The first start fills it with the release
   of the masters (no solutions); later starts never overwrite a notebook the student changed, add
   lessons the course added and say what they did. Solutions come only on request:
-  ``from kms_course.lessons.solutions import solution; solution("03-hmac-key")``.
+  ``from kms_course import solution; solution("03-hmac-key")`` (as the README says).
 * ``kms-course lab --masters``: the instructor's master notebooks, solutions included.
 * ``kms-course lab --notebooks DIR``: any folder as it is, e.g. the output of
   ``kms-course release DIR``.
@@ -195,7 +195,7 @@ def choose_folder(args: argparse.Namespace) -> Path:
     for line in report.lines():
         print(line, file=sys.stderr)
     print(
-        "Solutions only when you ask: from kms_course.lessons.solutions import solution; "
+        "Solutions only when you ask: from kms_course import solution; "
         "solution('<exercise id>')",
         file=sys.stderr,
     )

@@ -224,7 +224,12 @@ def _run(w: _Worker, master: Master, nb) -> dict[str, Any]:
 
 def _unfinished(error: str, verdict: Verdict) -> str:
     """The message for an exercise whose solution cell raised or timed out (it scores 0)."""
+    from kms_course.lessons.hints import hint_for_error_text
+
     stopped = f"Your solution cell did not run to the end ({error.rstrip('. ')})"
+    hint = hint_for_error_text(error)  # what the lab hints under the same error
+    if hint:
+        stopped = f"{stopped}. {hint.rstrip('.')}"
     if verdict.passed:
         return (f"{stopped}. It scores 0 although the values it left would pass the check: a "
                 "solution must run without errors.")
