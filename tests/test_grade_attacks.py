@@ -142,6 +142,18 @@ for i in range(8):
     s3.put_object(Bucket="attack-bucket", Key=f"blob{i}", Body=b"x" * (64 * 1024 * 1024))
 """
 
+DISKFILL = """# fill the grader's disk: write into the kernel's connection folder (outside the jail's own
+# /tmp), make part of it unreadable, then kill the kernel so that no shutdown cleans it up
+import os
+from ipykernel.connect import get_connection_file
+folder = os.path.dirname(get_connection_file())
+open(os.path.join(folder, "{MARKER}"), "w").write("left behind")
+os.makedirs(os.path.join(folder, "locked", "deeper"))
+open(os.path.join(folder, "locked", "deeper", "junk"), "wb").write(b"j" * 1024 * 1024)
+os.chmod(os.path.join(folder, "locked"), 0)
+os.kill(0, 9)
+"""
+
 #: student -> (solution sources, expected points per exercise)
 CLASS = {
     "a_honest": (dict(fixture.SOLUTIONS), FULL),
@@ -157,6 +169,7 @@ CLASS = {
     "k_honest": (dict(fixture.SOLUTIONS), FULL),
     "l_linkfolder": (None, {"90-key": 0, "90-blob": 0}),  # a symbolic link to the masters' folder
     "m_linkfile": (None, {"90-key": 0, "90-blob": 0}),  # a symbolic link to a master notebook
+    "n_diskfill": ({"90-key": DISKFILL}, {"90-key": 0, "90-blob": 0}),
 }
 
 
@@ -224,6 +237,18 @@ def test_symbolic_links_are_refused(attacked, student):
 @needs_jail
 def test_no_process_of_a_submission_outlives_the_batch(attacked):
     assert alive_with(MARKER) == []
+
+
+@needs_jail
+def test_nothing_a_dead_kernel_wrote_stays_on_the_graders_disk(attacked):
+    # a hostile-student trial: files written into the connection folder before the kernel
+    # killed itself stayed in the grader's temporary folder for good
+    import glob
+    import tempfile
+
+    assert attacked["rows"]["n_diskfill"]["status"] == "kernel-died"
+    left = glob.glob(os.path.join(tempfile.gettempdir(), "kms-kernel-*", MARKER))
+    assert left == []
 
 
 @needs_jail

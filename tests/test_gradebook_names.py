@@ -86,3 +86,21 @@ def test_every_folder_is_its_own_row(tmp_path, grading_env):
     code, stdout, _ = grade(*grade_args(subs, out, masters))
     assert code == 0 and f"Graded 0 submission(s)" in stdout and f"skipped {len(NAMES)}" in stdout
     assert {name: row["total"] for name, row in rows(out).items()} == expected
+
+
+def test_a_name_that_is_a_formula_is_text_in_grades_csv(tmp_path):
+    # a hostile-student trial: a folder named =HYPERLINK(...) ran as a formula in a spreadsheet
+    import csv
+
+    from kms_course.instructor.gradebook import write_class_files
+
+    names = ['=HYPERLINK("http://evil.example/x","open")', "+1", "-2+3", "@SUM(A1)", "ana", "o'brien"]
+    results = [{"student": n, "key": n, "path": f"/x/{n}.ipynb", "lesson": "90_grading_fixture",
+                "status": "ok", "exercises": {"90-key": {"points": 2, "max_points": 2}}}
+               for n in names]
+    write_class_files(tmp_path, results, {"90_grading_fixture": [("90-key", 2)]})
+    with open(tmp_path / "grades.csv", newline="") as f:
+        shown = [r["student"] for r in csv.DictReader(f)]
+    assert sorted(shown) == sorted(["'" + n for n in names[:4]] + ["ana", "o'brien"])
+    stored = json.loads((tmp_path / "grades.json").read_text())["students"]
+    assert sorted(r["student"] for r in stored) == sorted(names)  # the JSON keeps names as given

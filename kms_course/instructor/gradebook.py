@@ -209,14 +209,26 @@ def class_rows(
     return rows
 
 
+#: What a spreadsheet takes for the start of a formula (OWASP, "CSV Injection",
+#: https://owasp.org/www-community/attacks/CSV_Injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: str) -> str:
+    """``value`` as a spreadsheet shows it as text: one ``'`` in front when it would start a
+    formula (a student folder named ``=HYPERLINK(...)``), unchanged otherwise (str to str)."""
+    return f"'{value}" if value.startswith(FORMULA_START) else value
+
+
 def write_class_files(
     out: str | Path, results: list[dict[str, Any]], lessons: dict[str, list[tuple[str, int]]],
     late: Any = None,
 ) -> list[dict[str, Any]]:
     """Write ``grades.csv`` and ``grades.json`` atomically and return the rows.
 
-    ``grades.csv`` columns: ``student``, one per exercise id (points), ``total``, ``max_points``,
-    ``status``. ``grades.json``: ``{"lessons": {...}, "jailed": bool, "students": rows}`` with
+    ``grades.csv`` columns: ``student`` (with a ``'`` in front of a name a spreadsheet would
+    take for a formula: :func:`spreadsheet_text`), one per exercise id (points), ``total``,
+    ``max_points``, ``status``. ``grades.json``: ``{"lessons": {...}, "jailed": bool, "students": rows}`` with
     failure messages; ``jailed`` is false when any result was graded with ``--no-jail``.
 
     With ``late`` (a :class:`kms_course.instructor.lms.late.LatePlan`, from ``--late-rules``), each
@@ -245,7 +257,7 @@ def write_class_files(
                      info.get("penalty_percent", ""), info.get("penalty", ""),
                      row["total_after_penalty"]]
         writer.writerow(
-            [row["student"], *(row["exercises"][i] for i in ids), row["total"],
+            [spreadsheet_text(row["student"]), *(row["exercises"][i] for i in ids), row["total"],
              row["max_points"], row["status"], *extra]
         )
     payload = {

@@ -89,6 +89,13 @@ class GradingClient(NotebookClient):
         self.cell_output: dict[int, int] = {}
         self.total_output = 0
         self.truncated: set[int] = set()
+        #: the kernel manager, kept after nbclient lets go of it (``km`` is None once nbclient has
+        #: cleaned up), so the grader can still end its jail and delete its connection folder
+        self.manager = None
+
+    def create_kernel_manager(self):  # noqa: D102 (nbclient API)
+        self.manager = super().create_kernel_manager()
+        return self.manager
 
     def output(self, outs, msg, display_id, cell_index):  # noqa: D102 (nbclient API)
         size = _content_size(msg.get("content", {}))
@@ -223,10 +230,13 @@ def execute(
         try:
             await asyncio.wait_for(client.async_execute(cwd=cwd, env=dict(env)), submission_timeout)
         finally:
-            if client.km is not None and await _maybe_await(client.km.is_alive()):
-                await _maybe_await(client.km.shutdown_kernel(now=True))
-            if isinstance(client.km, ZygoteKernelManager):
-                client.km.close_jail()  # also when the kernel died: its leftovers go with it
+            manager = client.manager
+            if manager is not None and await _maybe_await(manager.is_alive()):
+                await _maybe_await(manager.shutdown_kernel(now=True))
+            if isinstance(manager, ZygoteKernelManager):
+                manager.close_jail()  # also when the kernel died: its leftovers go with it
+            if isinstance(manager, IpcKernelManager):
+                manager.remove_connection_dir()  # what the kernel wrote there, too
 
     for attempt in (1, 2):
         client = new_client()

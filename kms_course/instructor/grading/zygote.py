@@ -415,7 +415,29 @@ class IpcKernelManager(AsyncKernelManager):
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
         if not restart:
-            shutil.rmtree(self.ipc_dir, ignore_errors=True)
+            self.remove_connection_dir()
+
+    def remove_connection_dir(self) -> None:
+        """Delete the connection folder and all in it (idempotent; never raises).
+
+        The grader calls it after every submission, also when the kernel died:
+        jupyter_client cleans up only in ``shutdown_kernel``, which a dead kernel skips, and
+        a jailed kernel can write into this folder (found by a hostile-student trial: files
+        written there before ``os.kill(0, 9)`` stayed on the grader's disk). Folders the
+        kernel made unreadable are opened up first.
+        """
+
+        def open_up(function: Any, path: str, _error: Any) -> None:
+            with contextlib.suppress(OSError):
+                os.chmod(path, 0o700)
+            with contextlib.suppress(OSError):
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, onerror=open_up)
+                else:
+                    os.unlink(path)
+
+        if os.path.lexists(self.ipc_dir):
+            shutil.rmtree(self.ipc_dir, onerror=open_up)
 
 
 class ZygoteKernelManager(IpcKernelManager):
