@@ -370,3 +370,23 @@ def test_the_gradebook_records_whether_the_batch_was_jailed(tmp_path, monkeypatc
     assert grades["students"][0]["exercises"] == FULL
     warned = "--no-jail: student code runs unisolated" in capsys.readouterr().err
     assert warned is no_jail
+
+
+@needs_jail
+def test_grading_works_with_tmpdir_elsewhere_and_leaves_no_connection_folder(tmp_path, monkeypatch):
+    # a hostile-student trial: with TMPDIR=/var/tmp/x every submission was kernel-failed (the
+    # jail made the connection folder's parents root's own, mode 0700) and left two folders
+    import glob
+    import tempfile
+
+    masters, subs, out = _fixture_class(tmp_path)
+    elsewhere = tmp_path / "elsewhere" / "tmp"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.setenv("TMPDIR", str(elsewhere))
+    monkeypatch.setattr(tempfile, "tempdir", str(elsewhere))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(CASES_DIR), os.environ.get("PYTHONPATH", "")]))
+    assert cli.main(["grade", str(subs), "--out", str(out), "--masters", str(masters), "--jobs", "1",
+                     "--no-progress"]) == 0
+    rows = json.loads((out / "grades.json").read_text())["students"]
+    assert [(r["status"], r["exercises"]) for r in rows] == [("ok", FULL)]
+    assert glob.glob(str(elsewhere / "kms-kernel-*")) == []

@@ -373,6 +373,18 @@ class ZygoteProvisioner(LocalProvisioner):
         return self.connection_info
 
 
+def connection_parent() -> str | None:
+    """Where kernels' connection folders are made: ``/tmp`` itself, whatever ``TMPDIR`` says
+    (None, the temporary folder, where there is no writable ``/tmp``).
+
+    A jail binds the folder at the same path over its own ``/tmp`` (mode 1777); under any
+    other parent, bubblewrap makes the missing folders on the way root's own (mode 0700), so
+    the kernel's user could not reach its sockets and every submission failed (found by a
+    hostile-student trial with ``TMPDIR=/var/tmp/x``). ``/tmp`` also keeps the socket paths
+    short (at most 107 bytes)."""
+    return "/tmp" if os.path.isdir("/tmp") and os.access("/tmp", os.W_OK | os.X_OK) else None
+
+
 class IpcKernelManager(AsyncKernelManager):
     """An ``AsyncKernelManager`` whose kernel talks over Unix sockets, not TCP ports.
 
@@ -403,7 +415,7 @@ class IpcKernelManager(AsyncKernelManager):
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
-        self.ipc_dir = tempfile.mkdtemp(prefix="kms-kernel-")
+        self.ipc_dir = tempfile.mkdtemp(prefix="kms-kernel-", dir=connection_parent())
         self.connection_file = os.path.join(self.ipc_dir, "kernel.json")
         self.ip = os.path.join(self.ipc_dir, "ipc")
 
