@@ -264,7 +264,7 @@ def shared() -> Iterator[str]:
     a second of CPU per worker; benchmarks/bench_grading.py). Its socket lies in a folder only
     this user can enter, which no jail sees.
     """
-    folder = tempfile.mkdtemp(prefix="kms-zygote-")
+    folder = tempfile.mkdtemp(prefix="kms-zygote-", dir=connection_parent())  # a short path
     path = os.path.join(folder, "zygote.sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     owner = Zygote()
@@ -374,7 +374,8 @@ class ZygoteProvisioner(LocalProvisioner):
 
 
 def connection_parent() -> str | None:
-    """Where kernels' connection folders are made: ``/tmp`` itself, whatever ``TMPDIR`` says
+    """Where kernels' connection folders (and the shared zygote's socket folder) are made:
+    ``/tmp`` itself, whatever ``TMPDIR`` says
     (None, the temporary folder, where there is no writable ``/tmp``).
 
     A jail binds the folder at the same path over its own ``/tmp`` (mode 1777); under any
