@@ -25,8 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default=None, help="folder of master notebooks (default: notebooks/)")
 
 
-def check_out(out: str | Path) -> Path:
+def check_out(out: str | Path, name: str = "OUT", holds: str = "the student notebooks") -> Path:
     """Make sure OUT is a folder this process can write, before anything is built.
+
+    Args:
+        out: the folder.
+        name, holds: how messages call it and what it is for (a student's workspace says
+            ``"The workspace"``; see :func:`kms_course.instructor.out_folder.writable_folder`).
 
     Returns:
         The folder (created if needed).
@@ -36,7 +41,7 @@ def check_out(out: str | Path) -> Path:
     """
     from kms_course.instructor.out_folder import writable_folder
 
-    return writable_folder(out, "OUT", "the student notebooks")
+    return writable_folder(out, name, holds)
 
 
 def build(source: str | Path | None = None) -> dict[str, object]:

@@ -92,13 +92,12 @@ def sync(folder: Path, source: Path | None = None) -> SyncReport:
     import nbformat
 
     from kms_course.atomic import atomic_write_text
-    from kms_course.instructor.out_folder import writable_folder
-    from kms_course.instructor.release import build
+    from kms_course.instructor.release import build, check_out
 
     folder = Path(folder).expanduser()
     if source is not None and Path(source).resolve() == folder.resolve():
         raise CourseError("The workspace must not be the master folder: choose another --workspace.")
-    writable_folder(folder, "The workspace", "your lesson notebooks (--workspace DIR or KMS_COURSE_WORKSPACE)")
+    check_out(folder, "The workspace", "your lesson notebooks (--workspace DIR or KMS_COURSE_WORKSPACE)")
     released = {name: nbformat.writes(nb) for name, nb in build(source).items()}
     manifest = _read_manifest(folder)
     records: dict = manifest["notebooks"]
