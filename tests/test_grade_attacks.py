@@ -390,3 +390,23 @@ def test_grading_works_with_tmpdir_elsewhere_and_leaves_no_connection_folder(tmp
     rows = json.loads((out / "grades.json").read_text())["students"]
     assert [(r["status"], r["exercises"]) for r in rows] == [("ok", FULL)]
     assert glob.glob(str(elsewhere / "kms-kernel-*")) == []
+
+
+def test_removing_a_connection_folder_never_follows_a_link_out_of_it(tmp_path):
+    # what a kernel leaves in its connection folder is deleted; a link it planted there is
+    # removed, and what it points to keeps its content and mode
+    from kms_course.instructor.grading.zygote import IpcKernelManager
+
+    outside = tmp_path / "instructor-file"
+    outside.write_text("keep me")
+    outside.chmod(0o600)
+    manager = IpcKernelManager()
+    folder = Path(manager.ipc_dir)
+    (folder / "link").symlink_to(outside)
+    (folder / "locked" / "deeper").mkdir(parents=True)
+    (folder / "locked" / "deeper" / "junk").write_bytes(b"j" * 1024)
+    (folder / "locked").chmod(0)
+    manager.remove_connection_dir()
+    manager.remove_connection_dir()  # idempotent
+    assert not folder.exists()
+    assert outside.read_text() == "keep me" and outside.stat().st_mode & 0o777 == 0o600

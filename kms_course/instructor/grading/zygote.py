@@ -441,10 +441,12 @@ class IpcKernelManager(AsyncKernelManager):
         """
 
         def open_up(function: Any, path: str, _error: Any) -> None:
+            link = os.path.islink(path)  # a link is removed, never followed (chmod would)
             with contextlib.suppress(OSError):
-                os.chmod(path, 0o700)
+                if not link:
+                    os.chmod(path, 0o700)
             with contextlib.suppress(OSError):
-                if os.path.isdir(path) and not os.path.islink(path):
+                if not link and os.path.isdir(path):
                     shutil.rmtree(path, onerror=open_up)
                 else:
                     os.unlink(path)
